@@ -1,0 +1,140 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Describe writes a human-readable summary of the resolved configuration for
+// `authgate check`: listeners, each issuer (name, iss, jwks source,
+// audiences, algorithms), and each route in order (name, match, upstream,
+// auth mode, issuers, audiences, scopes, forwarded headers), then warnings.
+// It prints configuration values only, never secrets: the configuration
+// holds none (client secrets are referenced by file or variable name).
+func (c *Config) Describe(w io.Writer) {
+	fmt.Fprintf(w, "configuration: %s\n\n", c.Source)
+
+	s := c.Server
+	scheme := "http"
+	if s.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	fmt.Fprintln(w, "listeners:")
+	fmt.Fprintf(w, "  gateway  %s (%s)\n", s.Listen, scheme)
+	if admin := s.AdminAddr(); admin != "" {
+		fmt.Fprintf(w, "  admin    %s (/metrics /healthz /readyz)\n", admin)
+	} else {
+		fmt.Fprintln(w, "  admin    disabled")
+	}
+	fmt.Fprintf(w, "  log      level %s, format %s, access log %s\n", c.Log.Level, c.Log.Format, onOff(c.Log.AccessEnabled()))
+
+	fmt.Fprintf(w, "\nissuers (%d):\n", len(c.Issuers))
+	for _, is := range c.Issuers {
+		jwks := is.JWKSURL
+		if jwks == "" {
+			jwks = "discovered from " + strings.TrimSuffix(is.Issuer, "/") + "/.well-known/openid-configuration"
+		}
+		fmt.Fprintf(w, "  %s\n", is.Name)
+		fmt.Fprintf(w, "    iss         %s\n", is.Issuer)
+		fmt.Fprintf(w, "    jwks        %s\n", jwks)
+		fmt.Fprintf(w, "    audiences   %s\n", list(is.Audiences, "none"))
+		fmt.Fprintf(w, "    algorithms  %s\n", list(is.Algorithms, "none"))
+	}
+
+	fmt.Fprintf(w, "\nroutes (%d, first match wins):\n", len(c.Routes))
+	for i, r := range c.Routes {
+		field := func(name, value string) { fmt.Fprintf(w, "     %-14s %s\n", name, value) }
+		fmt.Fprintf(w, "  %d. %s\n", i+1, r.Name)
+		field("match", describeMatch(r.Match))
+		field("upstream", describeUpstream(r.Upstream))
+		field("auth", r.Auth.Mode)
+		if r.Auth.Mode != modeNone {
+			field("issuers", list(r.Auth.Issuers, "all"))
+			field("audiences", list(r.Auth.Audiences, "the issuer's"))
+			field("scopes", describeScopes(r.Auth))
+		}
+		field("forward", describeHeaders(r.Forward.Headers))
+		if r.Forward.ClaimsHeader != "" {
+			field("claims header", r.Forward.ClaimsHeader)
+		}
+		field("authorization", r.Forward.Authorization)
+	}
+
+	if len(c.Warnings) > 0 {
+		fmt.Fprintf(w, "\nwarnings (%d):\n", len(c.Warnings))
+		for _, warning := range c.Warnings {
+			fmt.Fprintf(w, "  %s\n", warning)
+		}
+	}
+}
+
+func describeMatch(m Match) string {
+	var parts []string
+	if m.PathPrefix != "" {
+		parts = append(parts, "path_prefix "+m.PathPrefix)
+	} else {
+		parts = append(parts, "path "+m.Path)
+	}
+	if m.Host != "" {
+		parts = append(parts, "host "+m.Host)
+	} else {
+		parts = append(parts, "any host")
+	}
+	if len(m.Methods) > 0 {
+		parts = append(parts, "methods "+strings.Join(m.Methods, " "))
+	} else {
+		parts = append(parts, "any method")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func describeUpstream(u Upstream) string {
+	s := u.URL + " (timeout " + u.Timeout.String()
+	if u.StripPrefix {
+		s += ", strip_prefix"
+	}
+	if u.PreserveHost {
+		s += ", preserve_host"
+	}
+	if u.Credentials != "" {
+		s += ", credentials " + u.Credentials
+	}
+	return s + ")"
+}
+
+func describeScopes(a Auth) string {
+	var parts []string
+	if len(a.Scopes) > 0 {
+		parts = append(parts, "all of "+strings.Join(a.Scopes, " "))
+	}
+	if len(a.AnyScopes) > 0 {
+		parts = append(parts, "any of "+strings.Join(a.AnyScopes, " "))
+	}
+	if len(parts) == 0 {
+		return "none required"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func describeHeaders(h map[string]string) string {
+	parts := make([]string, 0, len(h))
+	for _, name := range sortedKeys(h) {
+		parts = append(parts, name+"="+h[name])
+	}
+	return list(parts, "no headers")
+}
+
+func list(items []string, empty string) string {
+	if len(items) == 0 {
+		return empty
+	}
+	return strings.Join(items, ", ")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

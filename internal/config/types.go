@@ -1,0 +1,159 @@
+// Package config loads, validates and describes authgate's configuration
+// (CONTRACT §2): a strict YAML file with ${ENV} expansion and AUTHGATE_*
+// overrides, or the environment-only sidecar mode.
+package config
+
+import "time"
+
+// Config is the whole decoded configuration, defaults filled in. It is plain
+// data: the gateway compiles it into its runtime once per load.
+type Config struct {
+	Server      Server       `yaml:"server"`
+	Log         Log          `yaml:"log"`
+	Issuers     []Issuer     `yaml:"issuers"`
+	Defaults    Defaults     `yaml:"defaults"`
+	CORS        *CORS        `yaml:"cors"`
+	Credentials []Credential `yaml:"credentials"`
+	Routes      []Route      `yaml:"routes"`
+
+	// Source names where the configuration came from (a file path, or
+	// "environment"); it prefixes error messages.
+	Source string `yaml:"-"`
+	// Warnings are findings that do not stop the gateway (e.g. a route shadowed
+	// by an earlier one), each prefixed like an error ("file:line: path: ...").
+	Warnings []string `yaml:"-"`
+}
+
+// Server configures the listeners.
+type Server struct {
+	Listen            string        `yaml:"listen"`       // default ":8080"
+	AdminListen       *string       `yaml:"admin_listen"` // default ":9090"; "" disables
+	Realm             string        `yaml:"realm"`        // default "authgate"
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	TLS               TLS           `yaml:"tls"`
+}
+
+// AdminAddr is the admin listener address; "" means disabled.
+func (s Server) AdminAddr() string {
+	if s.AdminListen == nil {
+		return ":9090"
+	}
+	return *s.AdminListen
+}
+
+// TLS enables HTTPS on the main listener when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error; default info
+	Format string `yaml:"format"` // text | json; default text
+	Access *bool  `yaml:"access"` // default true
+}
+
+// AccessEnabled reports whether one access line per request is written.
+func (l Log) AccessEnabled() bool { return l.Access == nil || *l.Access }
+
+// Issuer is one trusted token issuer.
+type Issuer struct {
+	Name           string        `yaml:"name"`
+	Issuer         string        `yaml:"issuer"`
+	JWKSURL        string        `yaml:"jwks_url"`
+	Audiences      []string      `yaml:"audiences"`
+	Algorithms     []string      `yaml:"algorithms"`
+	ClockSkew      time.Duration `yaml:"clock_skew"`
+	RequiredClaims []string      `yaml:"required_claims"`
+	TokenTypes     []string      `yaml:"token_types"`
+	ScopeClaims    []string      `yaml:"scope_claims"`
+	JWKS           JWKS          `yaml:"jwks"`
+}
+
+// JWKS configures how an issuer's key set is fetched and cached.
+type JWKS struct {
+	RefreshInterval    time.Duration `yaml:"refresh_interval"`     // default 15m
+	MinRefreshInterval time.Duration `yaml:"min_refresh_interval"` // default 30s
+	MaxStale           time.Duration `yaml:"max_stale"`            // default 24h
+	Timeout            time.Duration `yaml:"timeout"`              // default 5s
+}
+
+// Defaults are merged field by field into every route (CONTRACT §2.1).
+type Defaults struct {
+	Auth    Auth    `yaml:"auth"`
+	Forward Forward `yaml:"forward"`
+}
+
+// CORS configures cross-origin handling (CONTRACT §3.7).
+type CORS struct {
+	AllowedOrigins   []string      `yaml:"allowed_origins"`
+	AllowedMethods   []string      `yaml:"allowed_methods"`
+	AllowedHeaders   []string      `yaml:"allowed_headers"`
+	ExposedHeaders   []string      `yaml:"exposed_headers"`
+	AllowCredentials bool          `yaml:"allow_credentials"`
+	MaxAge           time.Duration `yaml:"max_age"`
+}
+
+// Credential is a token the gateway obtains for itself (CONTRACT §3.8).
+type Credential struct {
+	Name              string            `yaml:"name"`
+	ClientCredentials ClientCredentials `yaml:"client_credentials"`
+}
+
+// ClientCredentials configures an OAuth 2.0 client-credentials grant.
+type ClientCredentials struct {
+	TokenURL         string        `yaml:"token_url"`
+	ClientID         string        `yaml:"client_id"`
+	ClientSecretFile string        `yaml:"client_secret_file"`
+	ClientSecretEnv  string        `yaml:"client_secret_env"`
+	Scopes           []string      `yaml:"scopes"`
+	Audience         string        `yaml:"audience"`
+	RefreshBefore    time.Duration `yaml:"refresh_before"`
+}
+
+// Route is one routing rule; routes are tried in order.
+type Route struct {
+	Name     string   `yaml:"name"`
+	Match    Match    `yaml:"match"`
+	Upstream Upstream `yaml:"upstream"`
+	Auth     Auth     `yaml:"auth"`
+	Forward  Forward  `yaml:"forward"`
+}
+
+// Match selects requests for a route.
+type Match struct {
+	PathPrefix string   `yaml:"path_prefix"`
+	Path       string   `yaml:"path"`
+	Host       string   `yaml:"host"`
+	Methods    []string `yaml:"methods"`
+}
+
+// Upstream is where a route forwards.
+type Upstream struct {
+	URL          string        `yaml:"url"`
+	StripPrefix  bool          `yaml:"strip_prefix"`
+	PreserveHost bool          `yaml:"preserve_host"`
+	Timeout      time.Duration `yaml:"timeout"` // default 30s
+	Credentials  string        `yaml:"credentials"`
+}
+
+// Auth is a route's authentication and authorization rules.
+type Auth struct {
+	Mode      string         `yaml:"mode"` // required | optional | none; default required
+	Issuers   []string       `yaml:"issuers"`
+	Audiences []string       `yaml:"audiences"`
+	Scopes    []string       `yaml:"scopes"`
+	AnyScopes []string       `yaml:"any_scopes"`
+	Claims    map[string]any `yaml:"claims"`
+}
+
+// Forward says what the gateway adds to the upstream request.
+type Forward struct {
+	Headers       map[string]string `yaml:"headers"`
+	ClaimsHeader  string            `yaml:"claims_header"`
+	Authorization string            `yaml:"authorization"` // keep | strip; default keep
+}

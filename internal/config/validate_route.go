@@ -1,0 +1,257 @@
+package config
+
+import (
+	"net"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+func validateRoutes(c *Config, p *problems) {
+	if len(c.Routes) == 0 {
+		p.add("routes", "at least one route is required")
+	}
+	issuers := map[string]bool{}
+	for _, is := range c.Issuers {
+		issuers[is.Name] = true
+	}
+	creds := map[string]bool{}
+	for _, cr := range c.Credentials {
+		creds[cr.Name] = true
+	}
+	names := map[string]int{}
+	for i, r := range c.Routes {
+		rp := indexPath("routes", i)
+		checkName(p, rp+".name", r.Name, "route", names, i)
+		validateMatch(p, rp+".match", r.Match)
+		validateUpstream(p, rp+".upstream", r.Upstream, creds)
+		validateAuth(p, rp+".auth", r.Auth, issuers, len(c.Issuers))
+		validateForward(p, rp+".forward", r.Forward)
+	}
+}
+
+func validateMatch(p *problems, mp string, m Match) {
+	switch {
+	case m.PathPrefix == "" && m.Path == "":
+		p.add(mp, "set exactly one of path_prefix or path")
+	case m.PathPrefix != "" && m.Path != "":
+		p.add(mp, "set exactly one of path_prefix or path, not both")
+	case m.PathPrefix != "":
+		checkRoutePath(p, mp+".path_prefix", m.PathPrefix)
+	default:
+		checkRoutePath(p, mp+".path", m.Path)
+	}
+	if m.Host != "" {
+		switch {
+		case strings.ContainsAny(m.Host, "/?#@ ") || hasControl(m.Host):
+			p.add(mp+".host", "must be a host name, without scheme or path")
+		default:
+			if _, _, err := net.SplitHostPort(m.Host); err == nil {
+				p.add(mp+".host", "must not include a port (ports are ignored when matching)")
+			}
+		}
+	}
+	for k, meth := range m.Methods {
+		if !isMethod(meth) {
+			p.add(indexPath(mp+".methods", k), "must be an uppercase HTTP method such as GET")
+		}
+	}
+}
+
+// checkRoutePath checks a match path against what §3.1 lets through: the
+// gateway refuses request paths with "." or ".." segments or "//", so a
+// route written with them could never match.
+func checkRoutePath(p *problems, path, s string) {
+	switch {
+	case !strings.HasPrefix(s, "/"):
+		p.add(path, `must start with "/"`)
+	case strings.ContainsAny(s, "?#"):
+		p.add(path, "must not contain a query or fragment")
+	case hasControl(s):
+		p.add(path, "must not contain control characters")
+	default:
+		segs := strings.Split(strings.TrimSuffix(s[1:], "/"), "/")
+		for k, seg := range segs {
+			if seg == "." || seg == ".." || seg == "" && (k > 0 || len(s) > 1) {
+				p.add(path, `must not contain empty, "." or ".." segments`)
+				return
+			}
+		}
+	}
+}
+
+func validateUpstream(p *problems, up string, u Upstream, creds map[string]bool) {
+	checkHTTPURL(p, up+".url", u.URL)
+	if pu, err := url.Parse(u.URL); err == nil && (pu.RawQuery != "" || pu.ForceQuery || pu.Fragment != "") {
+		p.add(up+".url", "must not have a query or fragment")
+	}
+	positive(p, up+".timeout", u.Timeout)
+	if u.Credentials != "" && !creds[u.Credentials] {
+		p.add(up+".credentials", "unknown credential %s", quoteShort(u.Credentials))
+	}
+}
+
+func validateAuth(p *problems, ap string, a Auth, issuers map[string]bool, nIssuers int) {
+	switch a.Mode {
+	case modeRequired, modeOptional:
+		if nIssuers == 0 {
+			p.add(ap+".mode", "auth mode %s needs an issuer, but no issuers are configured", a.Mode)
+		}
+	case modeNone:
+		// A public route checks nothing; rules on it would only suggest a
+		// protection that does not exist.
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"issuers", len(a.Issuers) > 0}, {"audiences", len(a.Audiences) > 0},
+			{"scopes", len(a.Scopes) > 0}, {"any_scopes", len(a.AnyScopes) > 0},
+		} {
+			if f.set {
+				p.add(ap+"."+f.name, "has no effect with auth mode none")
+			}
+		}
+	default:
+		p.add(ap+".mode", "must be required, optional or none")
+	}
+	for k, name := range a.Issuers {
+		if !issuers[name] {
+			p.add(indexPath(ap+".issuers", k), "unknown issuer %s", quoteShort(name))
+		}
+	}
+	nonEmptyItems(p, ap+".audiences", a.Audiences)
+	for _, f := range []struct {
+		name   string
+		scopes []string
+	}{{"scopes", a.Scopes}, {"any_scopes", a.AnyScopes}} {
+		for k, s := range f.scopes {
+			if !isScopeToken(s) {
+				p.add(indexPath(ap+"."+f.name, k), "must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)")
+			}
+		}
+	}
+}
+
+func validateForward(p *problems, fp string, f Forward) {
+	for _, name := range sortedKeys(f.Headers) {
+		hp := keyPath(fp+".headers", name)
+		checkHeaderName(p, hp, name)
+		if first := firstFold(f.Headers, name); first != name {
+			p.add(hp, "header %s is also listed as %s (header names are case-insensitive)", quoteShort(name), quoteShort(first))
+		}
+		checkClaimRef(p, hp, name, f.Headers[name])
+	}
+	if f.ClaimsHeader != "" {
+		checkHeaderName(p, fp+".claims_header", f.ClaimsHeader)
+		if hasHeaderFold(f.Headers, f.ClaimsHeader) {
+			p.add(fp+".claims_header", "header %s is also set by forward.headers", quoteShort(f.ClaimsHeader))
+		}
+	}
+	switch f.Authorization {
+	case authKeep, authStrip:
+	default:
+		p.add(fp+".authorization", "must be keep or strip")
+	}
+}
+
+// gatewayOwned are headers the gateway or net/http manage itself; letting a
+// route set them from a claim would break framing, routing or the gateway's
+// own X-Forwarded-*/X-Request-Id guarantees (CONTRACT §3.5).
+var gatewayOwned = []string{
+	"Host", "Content-Length", "Transfer-Encoding", "Connection", "Authorization",
+	"X-Request-Id", "Forwarded",
+	// Hop-by-hop (RFC 9110 §7.6.1): the proxy removes them in transit.
+	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade",
+}
+
+// checkHeaderName checks a header the gateway sets upstream.
+func checkHeaderName(p *problems, path, name string) {
+	canon := textproto.CanonicalMIMEHeaderKey(name)
+	switch {
+	case !isToken(name):
+		p.add(path, "header %s is not a valid header name", quoteShort(name))
+	case slices.Contains(gatewayOwned, canon) || strings.HasPrefix(canon, "X-Forwarded-"):
+		p.add(path, "header %s is managed by the gateway and cannot be set from a claim", quoteShort(name))
+	}
+}
+
+// checkClaimRef checks the claim a header is filled from: a top-level claim
+// name, or an RFC 6901 JSON Pointer when it starts with "/".
+func checkClaimRef(p *problems, path, header, ref string) {
+	switch {
+	case ref == "":
+		p.add(path, "header %s needs a claim name or JSON Pointer", quoteShort(header))
+	case strings.HasPrefix(ref, "/") && !isJSONPointer(ref):
+		p.add(path, `header %s: %s is not a valid JSON Pointer ("~" must be written "~0", "/" inside a name "~1")`, quoteShort(header), quoteShort(ref))
+	}
+}
+
+// isJSONPointer reports whether s is an RFC 6901 JSON Pointer: "" or "/..."
+// with "~" only in the escapes "~0" and "~1".
+func isJSONPointer(s string) bool {
+	if s != "" && s[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '~' && (i+1 == len(s) || s[i+1] != '0' && s[i+1] != '1') {
+			return false
+		}
+	}
+	return true
+}
+
+// firstFold returns the alphabetically first key of m equal to name under
+// case folding, so a pair of such keys is reported once, at the later one.
+func firstFold(m map[string]string, name string) string {
+	first := name
+	for k := range m {
+		if strings.EqualFold(k, name) && k < first {
+			first = k
+		}
+	}
+	return first
+}
+
+func hasHeaderFold(m map[string]string, name string) bool {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// isToken reports whether s is an RFC 9110 §5.6.2 token (header names,
+// methods).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// isMethod reports whether s is a method token without lowercase letters;
+// methods are case-sensitive and the standard ones are uppercase.
+func isMethod(s string) bool { return isToken(s) && strings.ToUpper(s) == s }
+
+// isScopeToken reports whether s is an RFC 6749 §3.3 scope-token: it is
+// echoed inside scope="..." in WWW-Authenticate.
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == '"' || c == '\\' || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

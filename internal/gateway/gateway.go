@@ -1,0 +1,271 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/logging"
+	"github.com/authgate/authgate/jwks"
+)
+
+// Options configure Serve.
+type Options struct {
+	// Config is the configuration to start with.
+	Config *config.Config
+	// Reload, if set, loads the configuration again on SIGHUP.
+	Reload func() (*config.Config, error)
+	// Logger receives every log line; LogLevel, if set, is updated on reload.
+	Logger   *slog.Logger
+	LogLevel *slog.LevelVar
+	// Ready, if set, is called with the bound addresses once both listeners
+	// accept connections (the demo and tests use it).
+	Ready func(listen, admin net.Addr)
+}
+
+// Gateway serves the current Runtime and swaps in new ones atomically.
+// In-flight requests finish on the runtime they started on.
+type Gateway struct {
+	current  atomic.Pointer[Runtime]
+	stopping atomic.Bool
+	logger   *slog.Logger
+
+	// ctx bounds the key-refresh loops; loops maps each running cache to
+	// the cancel function of its loop.
+	ctx   context.Context
+	mu    sync.Mutex
+	loops map[*jwks.Cache]context.CancelFunc
+	wg    sync.WaitGroup
+}
+
+// ServeHTTP hands the request to the current runtime's handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.current.Load().Handler.ServeHTTP(w, r)
+}
+
+// swap installs rt, starts refresh loops for caches it introduces and stops
+// those of caches no longer used.
+func (g *Gateway) swap(rt *Runtime) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	keep := make(map[*jwks.Cache]bool, len(rt.issuers))
+	for _, is := range rt.issuers {
+		keep[is.cache] = true
+		if _, running := g.loops[is.cache]; running {
+			continue
+		}
+		ctx, cancel := context.WithCancel(g.ctx)
+		g.loops[is.cache] = cancel
+		g.wg.Add(1)
+		go func(c *jwks.Cache) {
+			defer g.wg.Done()
+			if err := c.Run(ctx); err != nil {
+				g.logger.Error("key refresh stopped", "err", err)
+			}
+		}(is.cache)
+	}
+	for c, cancel := range g.loops {
+		if !keep[c] {
+			cancel()
+			delete(g.loops, c)
+		}
+	}
+	if old := g.current.Swap(rt); old != nil {
+		old.Handler.Close()
+	}
+}
+
+// Serve runs the gateway until ctx ends or SIGTERM/SIGINT arrives, then
+// shuts down gracefully within the configured shutdown timeout (CONTRACT §5).
+// It returns nil after a clean shutdown.
+func Serve(ctx context.Context, o Options) error {
+	cfg := o.Config
+	logger := o.Logger
+	rt, err := Build(cfg, nil, logger)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	defer stopLoops()
+	g := &Gateway{logger: logger, ctx: loopCtx, loops: map[*jwks.Cache]context.CancelFunc{}}
+
+	// Bind before anything else so that the gateway "listens at once"; keys
+	// arrive in the background.
+	mainLn, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
+	}
+	var adminLn net.Listener
+	if addr := cfg.Server.AdminAddr(); addr != "" {
+		if adminLn, err = net.Listen("tcp", addr); err != nil {
+			mainLn.Close()
+			return fmt.Errorf("admin listen %s: %w", addr, err)
+		}
+	}
+	g.swap(rt)
+
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	mainSrv := &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          errLog,
+	}
+	servers := []*http.Server{mainSrv}
+	tls := cfg.Server.TLS
+	eg, egCtx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		if tls.CertFile != "" {
+			err = mainSrv.ServeTLS(mainLn, tls.CertFile, tls.KeyFile)
+		} else {
+			err = mainSrv.Serve(mainLn)
+		}
+		return serveErr("listener", err)
+	})
+	var adminAddr net.Addr
+	if adminLn != nil {
+		adminSrv := &http.Server{
+			Handler:           g.adminHandler(),
+			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+			ErrorLog:          errLog,
+		}
+		servers = append(servers, adminSrv)
+		adminAddr = adminLn.Addr()
+		eg.Go(func() error { return serveErr("admin listener", adminSrv.Serve(adminLn)) })
+	}
+	logger.Info("authgate listening", "listen", mainLn.Addr().String(), "admin", addrString(adminAddr),
+		"routes", len(cfg.Routes), "issuers", len(cfg.Issuers), "config", cfg.Source)
+	if o.Ready != nil {
+		o.Ready(mainLn.Addr(), adminAddr)
+	}
+
+	if o.Reload != nil {
+		eg.Go(func() error { g.reloadOnHangup(egCtx, o.Reload, o.LogLevel); return nil })
+	}
+	eg.Go(func() error {
+		<-egCtx.Done()
+		// Not ready at once, so load balancers stop sending new requests
+		// while in-flight ones finish.
+		g.stopping.Store(true)
+		timeout := g.current.Load().Config.Server.ShutdownTimeout
+		logger.Info("shutting down", "timeout", timeout.String())
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		// The main listener drains first; the admin listener stays up
+		// meanwhile so probes see 503 rather than a refused connection.
+		var errs []error
+		for _, s := range servers {
+			if err := s.Shutdown(sctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+	err = eg.Wait()
+	stopLoops()
+	g.wg.Wait()
+	g.current.Load().Handler.Close()
+	if err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func serveErr(what string, err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "disabled"
+	}
+	return a.String()
+}
+
+// reloadOnHangup rebuilds the runtime on every SIGHUP. A configuration that
+// fails to load or compile is logged and the old runtime keeps serving.
+func (g *Gateway) reloadOnHangup(ctx context.Context, load func() (*config.Config, error), level *slog.LevelVar) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			g.reload(load, level)
+		}
+	}
+}
+
+func (g *Gateway) reload(load func() (*config.Config, error), level *slog.LevelVar) {
+	cfg, err := load()
+	if err == nil {
+		var rt *Runtime
+		if rt, err = Build(cfg, g.current.Load(), g.logger); err == nil {
+			old := g.current.Load().Config
+			if cfg.Server.Listen != old.Server.Listen || cfg.Server.AdminAddr() != old.Server.AdminAddr() {
+				g.logger.Warn("listen addresses changed; they take effect on restart")
+			}
+			g.swap(rt)
+			if level != nil {
+				if lv, lerr := logging.ParseLevel(cfg.Log.Level); lerr == nil {
+					level.Set(lv)
+				}
+			}
+			g.logger.Info("configuration reloaded", "config", cfg.Source, "routes", len(cfg.Routes))
+			return
+		}
+	}
+	g.logger.Error("configuration reload failed; the previous configuration keeps serving", "err", err)
+}
+
+// adminHandler serves /healthz and /readyz (CONTRACT §4).
+func (g *Gateway) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if g.stopping.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "shutting down"})
+			return
+		}
+		if missing := g.current.Load().notReady(); len(missing) > 0 {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "not_ready": missing})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+var _ http.Handler = (*Gateway)(nil)

@@ -1,0 +1,216 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/demo"
+	"github.com/authgate/authgate/internal/gateway"
+)
+
+// serveTest runs Serve in the background on loopback and returns the
+// gateway and admin base URLs and a stop function that waits for Serve.
+func serveTest(t *testing.T, yaml string) (gw, admin string, stop func() error) {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan [2]net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- gateway.Serve(ctx, gateway.Options{
+			Config: cfg,
+			Logger: slog.New(slog.DiscardHandler),
+			Ready:  func(l, a net.Addr) { ready <- [2]net.Addr{l, a} },
+		})
+	}()
+	select {
+	case addrs := <-ready:
+		gw, admin = "http://"+addrs[0].String(), "http://"+addrs[1].String()
+	case err := <-done:
+		t.Fatalf("Serve: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not start")
+	}
+	var stopped bool
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			return fmt.Errorf("Serve did not return")
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return gw, admin, stop
+}
+
+func fetch(t *testing.T, method, url, token string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestIssuerDownAtStart: the gateway listens at once although its issuer is
+// down, answers 503 with Retry-After and is not ready; when the issuer comes
+// up, the background fetch recovers without a restart (CONTRACT §5).
+func TestIssuerDownAtStart(t *testing.T) {
+	is, err := demo.NewIssuer("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	up, err := demo.NewEcho("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+
+	// The JWKS is served through a front that fails until switched on.
+	var online atomic.Bool
+	target, _ := url.Parse(is.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !online.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+
+	gw, admin, _ := serveTest(t, fmt.Sprintf(`
+server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }
+issuers:
+  - { name: flaky, issuer: %q, jwks_url: %q, audiences: [api] }
+routes:
+  - { name: api, match: { path_prefix: / }, upstream: { url: %q } }
+`, is.URL, front.URL+"/jwks.json", up.URL))
+
+	token, _ := is.Token(map[string]any{"sub": "alice", "aud": "api"}, time.Hour)
+	resp, body := fetch(t, "GET", gw+"/x", token)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("issuer down: got %d, want 503: %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Errorf("503 without Retry-After")
+	}
+	var e struct{ Error string }
+	if json.Unmarshal([]byte(body), &e); e.Error != "temporarily_unavailable" {
+		t.Errorf("error code: got %q, want temporarily_unavailable", e.Error)
+	}
+	resp, body = fetch(t, "GET", admin+"/readyz", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "flaky") {
+		t.Errorf("readyz while issuer down: got %d %s, want 503 naming the issuer", resp.StatusCode, body)
+	}
+	if resp, _ := fetch(t, "GET", admin+"/healthz", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("healthz: got %d, want 200", resp.StatusCode)
+	}
+
+	online.Store(true)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, _ := fetch(t, "GET", admin+"/readyz", "")
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready 15s after the issuer came up")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if resp, body := fetch(t, "GET", gw+"/x", token); resp.StatusCode != http.StatusOK {
+		t.Errorf("after recovery: got %d, want 200: %s", resp.StatusCode, body)
+	}
+}
+
+// TestGracefulShutdown: on shutdown /readyz turns 503 at once and an
+// in-flight request still completes.
+func TestGracefulShutdown(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		io.WriteString(w, "done")
+	}))
+	defer slow.Close()
+
+	gw, admin, stop := serveTest(t, fmt.Sprintf(`
+server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0", shutdown_timeout: 10s }
+routes:
+  - { name: public, match: { path_prefix: / }, upstream: { url: %q }, auth: { mode: none } }
+`, slow.URL))
+	if resp, _ := fetch(t, "GET", admin+"/readyz", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz with no issuers in use: got %d, want 200", resp.StatusCode)
+	}
+
+	inflight := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(gw + "/slow")
+		if err != nil {
+			inflight <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		inflight <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}()
+	<-arrived
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+
+	// While the in-flight request drains, the admin listener still answers
+	// and says not ready.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(admin + "/readyz")
+		if err != nil {
+			t.Fatalf("readyz during drain: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz during drain: got %d, want 503", resp.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if got := <-inflight; got != "200 done" {
+		t.Errorf("in-flight request: got %q, want %q", got, "200 done")
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}

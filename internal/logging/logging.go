@@ -1,0 +1,55 @@
+// Package logging builds the gateway's slog.Logger: text through tint (colour
+// only when the output is a terminal) or JSON, at a level that a configuration
+// reload can change.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lmittmann/tint"
+)
+
+// ParseLevel maps the configuration's level names (debug, info, warn, error)
+// to slog levels.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown log level %q (want debug, info, warn or error)", s)
+}
+
+// New returns a logger writing to w in format "text" or "json" at the level
+// held by level, which callers may change later (e.g. on reload).
+func New(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	}
+	return slog.New(tint.NewHandler(w, &tint.Options{
+		Level:      level,
+		TimeFormat: time.RFC3339Nano,
+		NoColor:    !isTerminal(w),
+	}))
+}
+
+// isTerminal reports whether w is a character device; without a terminal,
+// colour escapes would only pollute log files and collectors.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

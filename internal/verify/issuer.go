@@ -1,0 +1,231 @@
+// Package verify checks bearer tokens (CONTRACT §3.3 steps 2–6): a compact
+// JWS from a configured issuer, signed with an allowed algorithm by a key
+// from that issuer's key set, within its lifetime, for an allowed audience.
+// Every failure wraps exactly one sentinel of internal/reason.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/authgate/authgate/jwks"
+)
+
+// KeySource is the part of *jwks.Cache the verifier uses.
+type KeySource interface {
+	// Keys returns the current key set; its error wraps
+	// reason.ErrKeysUnavailable when no usable set exists.
+	Keys() (*jwks.Set, error)
+	// RefreshForKID asks for a refetch because kid is unknown. The refetch
+	// is shared and rate-limited; when it is not allowed yet, the current
+	// set is returned at once.
+	RefreshForKID(ctx context.Context, kid string) (*jwks.Set, error)
+}
+
+// DefaultAlgorithms are the asymmetric JWS algorithms (RFC 7518 §3.1,
+// RFC 8037 §3.1) that an issuer accepts when IssuerOptions.Algorithms is
+// nil. They are also the only ones it may list: "none" and the HMAC family
+// are refused, because a verifier holding only public keys must never treat
+// one as a shared secret (the RS256/HS256 key-confusion attack).
+var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// IssuerOptions configure one trusted issuer (CONTRACT §2.1 issuers[]).
+type IssuerOptions struct {
+	// Name is the configured name; it labels metrics and errors.
+	Name string
+	// Issuer must equal the token's iss exactly (no normalisation, so a
+	// trailing slash matters).
+	Issuer string
+	// Audiences are the accepted aud values; non-empty. A route's verifier
+	// may replace them (see New).
+	Audiences []string
+	// Algorithms is the allow-list for the header alg, from
+	// DefaultAlgorithms. Nil: all of DefaultAlgorithms.
+	Algorithms []string
+	// ClockSkew is the leeway for exp, nbf and iat; not negative.
+	ClockSkew time.Duration
+	// RequiredClaims must each be present and not null. Nil: ["exp"], since
+	// a token without exp would otherwise never expire; pass an empty
+	// non-nil slice to require nothing.
+	RequiredClaims []string
+	// TokenTypes, when non-empty, are the accepted header typ values,
+	// compared case-insensitively with an optional "application/" prefix
+	// (RFC 7515 §4.1.9): "at+jwt" accepts "application/AT+JWT".
+	TokenTypes []string
+	// ScopeClaims are the claims granted scopes are read from (a
+	// space-separated string or an array of strings). Nil: ["scope", "scp"].
+	ScopeClaims []string
+	// Keys supplies the issuer's verification keys; required.
+	Keys KeySource
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+}
+
+func (o IssuerOptions) withDefaults() IssuerOptions {
+	o.Audiences = slices.Clone(o.Audiences)
+	o.Algorithms = slices.Clone(o.Algorithms)
+	if o.Algorithms == nil {
+		o.Algorithms = slices.Clone(DefaultAlgorithms)
+	}
+	o.RequiredClaims = slices.Clone(o.RequiredClaims)
+	if o.RequiredClaims == nil {
+		o.RequiredClaims = []string{"exp"}
+	}
+	o.TokenTypes = slices.Clone(o.TokenTypes)
+	o.ScopeClaims = slices.Clone(o.ScopeClaims)
+	if o.ScopeClaims == nil {
+		o.ScopeClaims = []string{"scope", "scp"}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Issuer is a compiled, immutable IssuerOptions: the lookups Verify needs are
+// built once here. It is safe for concurrent use.
+type Issuer struct {
+	opts      IssuerOptions
+	algs      map[string]algorithm
+	audiences set
+	types     set // normalised with normalizeType
+}
+
+// algorithm is an allowed alg with its stateless jwx verifier.
+type algorithm struct {
+	alg      jwa.SignatureAlgorithm
+	verifier jws.Verifier
+}
+
+type set map[string]struct{}
+
+func (s set) has(v string) bool { _, ok := s[v]; return ok }
+
+// NewIssuer validates o, fills defaults (see IssuerOptions) and compiles it.
+// Errors name the offending field in configuration spelling.
+func NewIssuer(o IssuerOptions) (*Issuer, error) {
+	o = o.withDefaults()
+	var errs []error
+	if o.Name == "" {
+		errs = append(errs, errors.New("name: required"))
+	}
+	if o.Issuer == "" {
+		errs = append(errs, errors.New("issuer: required"))
+	}
+	if o.Keys == nil {
+		errs = append(errs, errors.New("keys: a key source is required"))
+	}
+	if o.ClockSkew < 0 {
+		errs = append(errs, errors.New("clock_skew: must not be negative"))
+	}
+	if err := nonEmptyList("audiences", o.Audiences, true); err != nil {
+		errs = append(errs, err)
+	}
+	if err := nonEmptyList("algorithms", o.Algorithms, true); err != nil {
+		errs = append(errs, err)
+	}
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"required_claims", o.RequiredClaims}, {"token_types", o.TokenTypes}, {"scope_claims", o.ScopeClaims}} {
+		if err := nonEmptyList(f.name, f.list, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	is := &Issuer{
+		opts:      o,
+		algs:      make(map[string]algorithm, len(o.Algorithms)),
+		audiences: toSet(o.Audiences, nil),
+		types:     toSet(o.TokenTypes, normalizeType),
+	}
+	for i, name := range o.Algorithms {
+		a, err := newAlgorithm(name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("algorithms[%d]: %w", i, err))
+			continue
+		}
+		is.algs[name] = a
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return is, nil
+}
+
+// Name returns the configured name.
+func (i *Issuer) Name() string { return i.opts.Name }
+
+// Options returns the options as compiled, defaults filled in. The slices
+// are copies; changing them does not affect i.
+func (i *Issuer) Options() IssuerOptions {
+	o := i.opts
+	o.Audiences = slices.Clone(o.Audiences)
+	o.Algorithms = slices.Clone(o.Algorithms)
+	o.RequiredClaims = slices.Clone(o.RequiredClaims)
+	o.TokenTypes = slices.Clone(o.TokenTypes)
+	o.ScopeClaims = slices.Clone(o.ScopeClaims)
+	return o
+}
+
+// newAlgorithm accepts exactly the names in DefaultAlgorithms, spelled as
+// RFC 7518 spells them.
+func newAlgorithm(name string) (algorithm, error) {
+	switch {
+	case strings.EqualFold(name, "none"):
+		return algorithm{}, fmt.Errorf("%q: unsigned tokens are never accepted", name)
+	case strings.HasPrefix(strings.ToUpper(name), "HS"):
+		return algorithm{}, fmt.Errorf("%q: HMAC algorithms are refused (a public key must never serve as a shared secret)", name)
+	case !slices.Contains(DefaultAlgorithms, name):
+		return algorithm{}, fmt.Errorf("%q: unsupported; use one of %s", name, strings.Join(DefaultAlgorithms, ", "))
+	}
+	alg := jwa.SignatureAlgorithm(name)
+	v, err := jws.NewVerifier(alg)
+	if err != nil {
+		return algorithm{}, fmt.Errorf("%q: %w", name, err)
+	}
+	return algorithm{alg: alg, verifier: v}, nil
+}
+
+// normalizeType puts a typ value in canonical form: lower case, without the
+// "application/" prefix that RFC 7515 §4.1.9 makes optional for media types
+// without another '/'.
+func normalizeType(t string) string {
+	t = strings.ToLower(t)
+	if rest, ok := strings.CutPrefix(t, "application/"); ok && !strings.Contains(rest, "/") {
+		return rest
+	}
+	return t
+}
+
+func toSet(list []string, norm func(string) string) set {
+	s := make(set, len(list))
+	for _, v := range list {
+		if norm != nil {
+			v = norm(v)
+		}
+		s[v] = struct{}{}
+	}
+	return s
+}
+
+// nonEmptyList checks that list holds no empty strings and, if required,
+// at least one element.
+func nonEmptyList(field string, list []string, required bool) error {
+	if required && len(list) == 0 {
+		return fmt.Errorf("%s: must not be empty", field)
+	}
+	for i, v := range list {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("%s[%d]: must not be empty", field, i)
+		}
+	}
+	return nil
+}

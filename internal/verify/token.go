@@ -1,0 +1,169 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/authgate/authgate/internal/reason"
+)
+
+// MaxTokenSize is the longest token accepted, in bytes (CONTRACT §3.3 step 2).
+// The check runs before any decoding, so oversized input costs nothing.
+const MaxTokenSize = 16 << 10
+
+// b64 decodes base64url without padding (RFC 7515 §2) and, being strict,
+// refuses non-zero trailing bits, so each byte string has one encoding.
+var b64 = base64.RawURLEncoding.Strict()
+
+// compact is a JWS in compact serialization (RFC 7515 §7.1), split and
+// decoded but not yet trusted.
+type compact struct {
+	signingInput string // ASCII(BASE64URL(header) || '.' || BASE64URL(payload))
+	signature    []byte
+	header       header
+	payload      []byte
+	claims       map[string]any
+}
+
+// header holds the JOSE header members the verifier acts on. Members that
+// would name a key by reference or by value (jku, jwk, x5u, x5c) are
+// deliberately not read: keys come only from the issuer's configured set.
+type header struct {
+	alg  string
+	kid  string
+	typ  string // "" when absent
+	crit bool   // a crit member is present, whatever its value
+}
+
+// parseCompact runs CONTRACT §3.3 step 2. Every failure wraps
+// reason.ErrMalformed. Its detail never quotes token bytes.
+func parseCompact(token string) (*compact, error) {
+	if len(token) > MaxTokenSize {
+		return nil, fmt.Errorf("%w: token is %d bytes, over the %d-byte limit", reason.ErrMalformed, len(token), MaxTokenSize)
+	}
+	switch n := strings.Count(token, "."); n {
+	case 2:
+	case 4:
+		return nil, fmt.Errorf("%w: five parts: an encrypted JWT (JWE) is not accepted", reason.ErrMalformed)
+	default:
+		return nil, fmt.Errorf("%w: %d parts, want 3", reason.ErrMalformed, n+1)
+	}
+	d1 := strings.IndexByte(token, '.')
+	d2 := d1 + 1 + strings.IndexByte(token[d1+1:], '.')
+	rawHeader, rawPayload, rawSig := token[:d1], token[d1+1:d2], token[d2+1:]
+
+	// The decoder ignores CR and LF; checking the alphabet first makes those
+	// (and padding) errors too, so only canonical base64url passes.
+	for _, p := range [...]struct{ name, s string }{{"header", rawHeader}, {"payload", rawPayload}, {"signature", rawSig}} {
+		if !isBase64URL(p.s) {
+			return nil, fmt.Errorf("%w: %s is not unpadded base64url", reason.ErrMalformed, p.name)
+		}
+	}
+	hdrJSON, err := b64.DecodeString(rawHeader)
+	if err != nil {
+		return nil, fmt.Errorf("%w: header is not valid base64url", reason.ErrMalformed)
+	}
+	payload, err := b64.DecodeString(rawPayload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload is not valid base64url", reason.ErrMalformed)
+	}
+	sig, err := b64.DecodeString(rawSig)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signature is not valid base64url", reason.ErrMalformed)
+	}
+	c := &compact{signingInput: token[:d2], signature: sig, payload: payload}
+	if err := c.header.parse(hdrJSON); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", reason.ErrMalformed, err)
+	}
+	if c.claims, err = decodeObject(payload); err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", reason.ErrMalformed, err)
+	}
+	return c, nil
+}
+
+// parse reads the header members. It decodes into a map because JOSE member
+// names are case-sensitive and encoding/json's struct matching is not: with
+// a struct, "ALG" would be taken for "alg".
+func (h *header) parse(data []byte) error {
+	if !isObject(data) {
+		return errNotObject
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return errBadJSON
+	}
+	var err error
+	if h.alg, err = stringMember(m, "alg"); err != nil {
+		return err
+	}
+	if h.kid, err = stringMember(m, "kid"); err != nil {
+		return err
+	}
+	if h.typ, err = stringMember(m, "typ"); err != nil {
+		return err
+	}
+	_, h.crit = m["crit"]
+	return nil
+}
+
+// stringMember returns member name of m, "" when absent; present, it must be
+// a JSON string.
+func stringMember(m map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := m[name]
+	if !ok {
+		return "", nil
+	}
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", fmt.Errorf("%s is not a string", name)
+	}
+	return s, nil
+}
+
+var (
+	errNotObject = errors.New("not a JSON object")
+	errBadJSON   = errors.New("invalid JSON")
+)
+
+// decodeObject decodes a JSON object keeping numbers as json.Number, so
+// integer claims keep their exact digits. Anything but exactly one object
+// is an error.
+func decodeObject(data []byte) (map[string]any, error) {
+	if !isObject(data) {
+		return nil, errNotObject
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, errBadJSON
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	return m, nil
+}
+
+// isObject reports whether the first non-space byte opens an object; it
+// rules out null, which would otherwise decode into a nil map without error.
+func isObject(data []byte) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	return len(data) > 0 && data[0] == '{'
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

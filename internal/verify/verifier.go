@@ -1,0 +1,187 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/jwks"
+)
+
+// Verifier verifies tokens for one route: the issuers it accepts and, when
+// non-empty, audiences replacing each issuer's own. It is immutable and safe
+// for concurrent use.
+type Verifier struct {
+	byIss     map[string]*Issuer // keyed by the exact iss string
+	audiences set                // route override; nil: each issuer's own
+}
+
+// New builds a verifier over issuers (at least one; no two with the same iss,
+// since the unverified iss must pick exactly one). audiences, when non-empty,
+// replace every issuer's audiences for this verifier.
+func New(issuers []*Issuer, audiences []string) (*Verifier, error) {
+	if len(issuers) == 0 {
+		return nil, errors.New("issuers: at least one issuer is required")
+	}
+	v := &Verifier{byIss: make(map[string]*Issuer, len(issuers))}
+	for i, is := range issuers {
+		if is == nil {
+			return nil, fmt.Errorf("issuers[%d]: nil issuer", i)
+		}
+		if prev, ok := v.byIss[is.opts.Issuer]; ok {
+			if prev == is {
+				continue
+			}
+			return nil, fmt.Errorf("issuers[%d]: %s and %s share the issuer URL %s", i, prev.opts.Name, is.opts.Name, is.opts.Issuer)
+		}
+		v.byIss[is.opts.Issuer] = is
+	}
+	if len(audiences) > 0 {
+		if err := nonEmptyList("audiences", audiences, true); err != nil {
+			return nil, err
+		}
+		v.audiences = toSet(audiences, nil)
+	}
+	return v, nil
+}
+
+// Verify runs CONTRACT §3.3 steps 2–6, in that order, and returns the
+// verified identity:
+//
+//  2. compact JWS of at most MaxTokenSize bytes        [malformed]
+//  3. the unverified iss selects the issuer            [untrusted_issuer]
+//  4. header alg allowed, no crit                      [alg_not_allowed], [malformed]
+//  5. a key by kid (one shared refetch) or by trial    [unknown_key], [keys_unavailable]
+//  6. signature, exp/nbf/iat, aud, required claims, typ
+//
+// Errors wrap exactly one reason sentinel; once the issuer is known the error
+// is an *Error carrying its name. No error text quotes the token.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) {
+	c, err := parseCompact(token)
+	if err != nil {
+		return nil, err
+	}
+	iss, _ := c.claims["iss"].(string)
+	is, ok := v.byIss[iss]
+	if !ok {
+		if _, present := c.claims["iss"]; !present {
+			return nil, fmt.Errorf("%w: no iss claim", reason.ErrUntrustedIssuer)
+		}
+		return nil, fmt.Errorf("%w: iss is not one of the route's issuers", reason.ErrUntrustedIssuer)
+	}
+	id, err := v.verify(ctx, is, c)
+	if err != nil {
+		return nil, &Error{Issuer: is.opts.Name, Err: err}
+	}
+	return id, nil
+}
+
+// verify runs steps 4–6 for the selected issuer.
+func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact) (*Identity, error) {
+	alg, ok := is.algs[c.header.alg]
+	if !ok {
+		return nil, fmt.Errorf("%w: header alg is not in the issuer's algorithms", reason.ErrAlgNotAllowed)
+	}
+	// RFC 7515 §4.1.11: a recipient must reject a crit it does not
+	// understand, and authgate understands no extensions.
+	if c.header.crit {
+		return nil, fmt.Errorf("%w: crit header present", reason.ErrMalformed)
+	}
+
+	keyID, err := verifySignature(ctx, is, alg, c)
+	if err != nil {
+		return nil, err
+	}
+
+	now := is.opts.Now()
+	if err := checkTimes(c.claims, now, is.opts.ClockSkew); err != nil {
+		return nil, err
+	}
+	allowed := v.audiences
+	if allowed == nil {
+		allowed = is.audiences
+	}
+	if err := checkAudience(c.claims, allowed); err != nil {
+		return nil, err
+	}
+	for _, name := range is.opts.RequiredClaims {
+		if c.claims[name] == nil {
+			return nil, fmt.Errorf("%w: %s", reason.ErrMissingClaim, name)
+		}
+	}
+	if len(is.types) > 0 && !is.types.has(normalizeType(c.header.typ)) {
+		return nil, fmt.Errorf("%w: header typ is not one of the issuer's token_types", reason.ErrBadType)
+	}
+
+	sub, _ := c.claims["sub"].(string)
+	return &Identity{
+		Issuer:  is.opts.Name,
+		Subject: sub,
+		Claims:  c.claims,
+		Payload: c.payload,
+		Scopes:  scopes(c.claims, is.opts.ScopeClaims),
+		KeyID:   keyID,
+	}, nil
+}
+
+// verifySignature runs steps 5 and 6 (signature): it finds the candidate
+// keys and returns the kid of the one that verifies. Keys come only from the
+// issuer's set; jku, jwk, x5u and x5c in the header are never consulted.
+//
+// The check is jwx's per-algorithm jws.Verifier over the exact signing input
+// parseCompact split off, rather than jws.Verify: that would parse the token
+// a second time and could read it differently (RFC 7797 "b64":false changes
+// what is signed), so the bytes verified could differ from the claims used.
+func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact) (string, error) {
+	// Candidates filters by kid, alg and key type (an ES384 token never
+	// meets a P-256 key), so every candidate is fit for alg.
+	keys, err := is.opts.Keys.Keys()
+	if err != nil {
+		return "", keysUnavailable(err)
+	}
+	input := []byte(c.signingInput)
+	kid := c.header.kid
+	if kid == "" {
+		// No kid: every key that fits the algorithm is a candidate.
+		// Failing them all means none of the issuer's keys signed this.
+		for _, k := range keys.Candidates("", alg.alg) {
+			if alg.verifier.Verify(input, c.signature, k.Public) == nil {
+				return k.KID, nil
+			}
+		}
+		return "", fmt.Errorf("%w: no key of the issuer verifies the signature (token has no kid)", reason.ErrUnknownKey)
+	}
+
+	cands := keys.Candidates(kid, alg.alg)
+	if len(cands) == 0 {
+		// Maybe the issuer rotated keys since the last fetch. The cache
+		// shares and rate-limits this refetch, so a flood of made-up kids
+		// costs at most one fetch per min_refresh_interval.
+		if keys, err = is.opts.Keys.RefreshForKID(ctx, kid); err != nil {
+			return "", keysUnavailable(err)
+		}
+		cands = keys.Candidates(kid, alg.alg)
+	}
+	if len(cands) == 0 {
+		// A present kid never falls back to other keys (CONTRACT §3.3 step 5).
+		return "", fmt.Errorf("%w: kid not in the issuer's key set for this algorithm", reason.ErrUnknownKey)
+	}
+	for _, k := range cands {
+		if alg.verifier.Verify(input, c.signature, k.Public) == nil {
+			return k.KID, nil
+		}
+	}
+	return "", fmt.Errorf("%w: signature does not verify with the key named by kid", reason.ErrBadSignature)
+}
+
+// keysUnavailable makes err a keys_unavailable error, wrapping the sentinel
+// once whether or not the key source already did.
+func keysUnavailable(err error) error {
+	if errors.Is(err, reason.ErrKeysUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", reason.ErrKeysUnavailable, err)
+}
+
+var _ KeySource = (*jwks.Cache)(nil)

@@ -1,0 +1,307 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/policy"
+)
+
+func TestBearerToken(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		want    string
+		err     error
+	}{
+		{name: "none"},
+		{name: "bearer", headers: []string{"Bearer abc.def.ghi"}, want: "abc.def.ghi"},
+		{name: "scheme case-insensitive", headers: []string{"bEaReR abc"}, want: "abc"},
+		{name: "several spaces", headers: []string{"Bearer    abc"}, want: "abc"},
+		{name: "all b64token characters", headers: []string{"Bearer aZ09-._~+/=="}, want: "aZ09-._~+/=="},
+		{name: "basic is no token", headers: []string{"Basic YWxhZGRpbjpvcGVuc2VzYW1l"}},
+		{name: "longer scheme is no token", headers: []string{"BearerX abc"}},
+		{name: "empty header is no token", headers: []string{""}},
+		{name: "two headers", headers: []string{"Bearer a", "Bearer b"}, err: errManyAuthorization},
+		{name: "bearer and basic", headers: []string{"Basic x", "Bearer b"}, err: errManyAuthorization},
+		{name: "scheme only", headers: []string{"Bearer"}, err: errBearerSyntax},
+		{name: "scheme and space", headers: []string{"Bearer "}, err: errBearerSyntax},
+		{name: "space inside", headers: []string{"Bearer abc def"}, err: errBearerSyntax},
+		{name: "tab after scheme", headers: []string{"Bearer\tabc"}, err: errBearerSyntax},
+		{name: "comma after scheme", headers: []string{"Bearer,abc"}, err: errBearerSyntax},
+		{name: "padding in the middle", headers: []string{"Bearer ab=c"}, err: errBearerSyntax},
+		{name: "only padding", headers: []string{"Bearer ==="}, err: errBearerSyntax},
+		{name: "quote", headers: []string{`Bearer "abc"`}, err: errBearerSyntax},
+		{name: "non-ascii", headers: []string{"Bearer abcé"}, err: errBearerSyntax},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.headers {
+				h.Add("Authorization", v)
+			}
+			got, err := bearerToken(h)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error: got %v, want %v", err, tc.err)
+			}
+			if got != tc.want {
+				t.Errorf("token: got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer  a.b.c==", "Basic x", "Bearer", "Bearer a b", "BEARER\t", "Bearerx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		tok, err := bearerToken(http.Header{"Authorization": {v}})
+		if err != nil {
+			if tok != "" {
+				t.Errorf("token %q returned with error %v", tok, err)
+			}
+			return
+		}
+		if tok == "" {
+			return
+		}
+		if !isB64Token(tok) {
+			t.Errorf("token %q is not a b64token", tok)
+		}
+		if !strings.EqualFold(v[:6], "bearer") || !strings.HasSuffix(v, tok) {
+			t.Errorf("token %q does not come from %q", tok, v)
+		}
+	})
+}
+
+// TestErrorResponses checks every refusal the gateway makes: status, body,
+// challenge, and the reason and issuer it logs.
+func TestErrorResponses(t *testing.T) {
+	up := newEcho(t)
+	g := newGateway(t, fixtureRoutes(t, up.URL)...)
+	const realm = `Bearer realm="authgate"`
+	for _, tc := range []struct {
+		name      string
+		target    string
+		auth      []string
+		status    int
+		code      string
+		desc      string
+		challenge string
+		reason    string
+		issuer    string
+	}{
+		{name: "no token", target: "/api/x", status: 401, code: "unauthorized",
+			desc: "no bearer token", challenge: realm, reason: "missing"},
+		{name: "basic counts as no token", target: "/api/x", auth: []string{"Basic YTpi"}, status: 401, code: "unauthorized",
+			desc: "no bearer token", challenge: realm, reason: "missing"},
+		{name: "authenticator says missing", target: "/api/x", auth: []string{"Bearer missing"}, status: 401, code: "unauthorized",
+			desc: "no bearer token", challenge: realm, reason: "missing"},
+		{name: "expired", target: "/api/x", auth: []string{"Bearer tkExpired"}, status: 401, code: "invalid_token",
+			desc:      "the token has expired",
+			challenge: realm + `, error="invalid_token", error_description="the token has expired"`,
+			reason:    "expired", issuer: "main"},
+		{name: "bad signature", target: "/api/x", auth: []string{"Bearer forged.token.value"}, status: 401, code: "invalid_token",
+			desc:      "the token's signature is invalid",
+			challenge: realm + `, error="invalid_token", error_description="the token's signature is invalid"`,
+			reason:    "bad_signature"},
+		{name: "invalid token on optional route", target: "/opt/x", auth: []string{"Bearer tkExpired"}, status: 401,
+			code: "invalid_token", desc: "the token has expired",
+			challenge: realm + `, error="invalid_token", error_description="the token has expired"`,
+			reason:    "expired", issuer: "main"},
+		{name: "insufficient scope", target: "/admin/x", auth: []string{"Bearer noscope"}, status: 403, code: "insufficient_scope",
+			desc:      "the token does not grant the required scope",
+			challenge: realm + `, error="insufficient_scope", scope="admin write", error_description="the token does not grant the required scope"`,
+			reason:    "insufficient_scope", issuer: "main"},
+		{name: "claim mismatch without scopes", target: "/plain/x", auth: []string{"Bearer mismatch"}, status: 403, code: "insufficient_scope",
+			desc:      "the token's claims do not satisfy the route's policy",
+			challenge: realm + `, error="insufficient_scope", error_description="the token's claims do not satisfy the route's policy"`,
+			reason:    "claim_mismatch", issuer: "main"},
+		{name: "keys unavailable", target: "/api/x", auth: []string{"Bearer nokeys"}, status: 503, code: "temporarily_unavailable",
+			desc: "the issuer's signing keys are temporarily unavailable", reason: "keys_unavailable", issuer: "main"},
+		{name: "two authorization headers", target: "/api/x", auth: []string{"Bearer good", "Bearer good"}, status: 400,
+			code: "invalid_request", desc: "more than one Authorization header",
+			challenge: realm + `, error="invalid_request", error_description="more than one Authorization header"`,
+			reason:    "malformed"},
+		{name: "bearer with space inside", target: "/opt/x", auth: []string{"Bearer go od"}, status: 400,
+			code: "invalid_request", desc: "the bearer credentials are empty or not RFC 6750 b64token syntax",
+			challenge: realm + `, error="invalid_request", error_description="the bearer credentials are empty or not RFC 6750 b64token syntax"`,
+			reason:    "malformed"},
+		{name: "empty bearer", target: "/api/x", auth: []string{"Bearer"}, status: 400,
+			code: "invalid_request", desc: "the bearer credentials are empty or not RFC 6750 b64token syntax",
+			challenge: realm + `, error="invalid_request", error_description="the bearer credentials are empty or not RFC 6750 b64token syntax"`,
+			reason:    "malformed"},
+		{name: "unforwardable claim", target: "/opt/x", auth: []string{"Bearer newline"}, status: 401, code: "invalid_token",
+			desc:      "a claim cannot be forwarded as a header value",
+			challenge: realm + `, error="invalid_token", error_description="a claim cannot be forwarded as a header value"`,
+			reason:    "unforwardable_claim", issuer: "main"},
+		{name: "authenticator fault", target: "/api/x", auth: []string{"Bearer broken"}, status: 500, code: "server_error",
+			desc: "the request could not be authenticated because of an internal error"},
+		{name: "authenticator returns nothing", target: "/api/x", auth: []string{"Bearer nil"}, status: 500, code: "server_error",
+			desc: "the request could not be authenticated because of an internal error"},
+		{name: "bad path", target: "/api/%2e%2e/x", status: 400, code: "invalid_request",
+			desc: "the request path is not acceptable"},
+		{name: "no route", target: "/nowhere", status: 404, code: "not_found", desc: "no route matches the request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.count()
+			id := "err-" + strings.ReplaceAll(tc.name, " ", "-")
+			req := "GET " + tc.target + " HTTP/1.1\r\nHost: gw\r\nX-Request-Id: " + id + "\r\nConnection: close\r\n"
+			for _, a := range tc.auth {
+				req += "Authorization: " + a + "\r\n"
+			}
+			resp, body := raw(t, g.addr(), req+"\r\n")
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status: got %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			e := errorOf(t, resp, body)
+			if e.Error != tc.code {
+				t.Errorf("error: got %q, want %q", e.Error, tc.code)
+			}
+			if e.Description != tc.desc {
+				t.Errorf("error_description: got %q, want %q", e.Description, tc.desc)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != tc.challenge {
+				t.Errorf("WWW-Authenticate: got %q, want %q", got, tc.challenge)
+			}
+			wantRetry := ""
+			if tc.status == 503 {
+				wantRetry = "10"
+			}
+			if got := resp.Header.Get("Retry-After"); got != wantRetry {
+				t.Errorf("Retry-After: got %q, want %q", got, wantRetry)
+			}
+			if got := resp.Header.Get("X-Request-Id"); got != id {
+				t.Errorf("X-Request-Id: got %q, want %q", got, id)
+			}
+			for _, a := range tc.auth {
+				if tok := strings.TrimSpace(strings.TrimPrefix(a, "Bearer")); len(tok) > 3 &&
+					(strings.Contains(string(body), tok) || strings.Contains(resp.Header.Get("WWW-Authenticate"), tok)) {
+					t.Errorf("response quotes the token %q: %s", tok, body)
+				}
+			}
+			if got := up.count(); got != before {
+				t.Errorf("upstream hits: got %d, want %d (a refused request was forwarded)", got, before)
+			}
+			line := g.log.access(t, id)
+			if got := line["status"]; got != float64(tc.status) {
+				t.Errorf("logged status: got %v, want %d", got, tc.status)
+			}
+			if got := line["reason"]; got != tc.reason {
+				t.Errorf("logged reason: got %q, want %q", got, tc.reason)
+			}
+			if got := line["issuer"]; got != tc.issuer {
+				t.Errorf("logged issuer: got %q, want %q", got, tc.issuer)
+			}
+		})
+	}
+}
+
+// TestModes checks what each mode forwards, and the reason it logs.
+func TestModes(t *testing.T) {
+	up := newEcho(t)
+	g := newGateway(t, fixtureRoutes(t, up.URL)...)
+	for _, tc := range []struct {
+		name   string
+		target string
+		auth   string
+		reason string
+		user   string // X-User-Id upstream
+	}{
+		{name: "public ignores a malformed header", target: "/public/x", auth: "Bearer a b c", reason: "public"},
+		{name: "public ignores a bad token", target: "/public/x", auth: "Bearer tkExpired", reason: "public"},
+		{name: "optional without token", target: "/opt/x", reason: "anonymous"},
+		{name: "optional with basic", target: "/opt/x", auth: "Basic YTpi", reason: "anonymous"},
+		{name: "optional with token", target: "/opt/x", auth: "Bearer good", reason: "ok", user: "alice"},
+		{name: "required with token", target: "/api/x", auth: "Bearer good", reason: "ok", user: "alice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "mode-" + strings.ReplaceAll(tc.name, " ", "-")
+			hdr := []string{"X-Request-Id", id}
+			if tc.auth != "" {
+				hdr = append(hdr, "Authorization", tc.auth)
+			}
+			resp, body := g.do(t, "GET", tc.target, hdr...)
+			e := echoOf(t, resp, body)
+			if got := e.Header.Get("X-User-Id"); got != tc.user {
+				t.Errorf("upstream X-User-Id: got %q, want %q", got, tc.user)
+			}
+			if got := e.Header.Get("Authorization"); got != tc.auth {
+				t.Errorf("upstream Authorization: got %q, want %q", got, tc.auth)
+			}
+			line := g.log.access(t, id)
+			if got := line["reason"]; got != tc.reason {
+				t.Errorf("logged reason: got %q, want %q", got, tc.reason)
+			}
+			wantSub := tc.user
+			if got := line["sub"]; got != wantSub {
+				t.Errorf("logged sub: got %q, want %q", got, wantSub)
+			}
+		})
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	u := mustURL(t, "http://up")
+	ok := Route{Name: "r", PathPrefix: "/", Upstream: u, Mode: policy.None}
+	for _, tc := range []struct {
+		name   string
+		mutate func(r *Route)
+		realm  string
+		want   string
+	}{
+		{name: "empty name", mutate: func(r *Route) { r.Name = "" }, want: "name is empty"},
+		{name: "name none", mutate: func(r *Route) { r.Name = "none" }, want: "reserved"},
+		{name: "both path and prefix", mutate: func(r *Route) { r.Path = "/x" }, want: "exactly one"},
+		{name: "neither path nor prefix", mutate: func(r *Route) { r.PathPrefix = "" }, want: "exactly one"},
+		{name: "relative prefix", mutate: func(r *Route) { r.PathPrefix = "api" }, want: "must start with /"},
+		{name: "no upstream", mutate: func(r *Route) { r.Upstream = nil }, want: "upstream.url"},
+		{name: "ftp upstream", mutate: func(r *Route) { r.Upstream = mustURL(t, "ftp://x") }, want: "scheme"},
+		{name: "upstream with user", mutate: func(r *Route) { r.Upstream = mustURL(t, "http://u:p@x/") }, want: "only scheme"},
+		{name: "upstream with query", mutate: func(r *Route) { r.Upstream = mustURL(t, "http://x/?a=b") }, want: "only scheme"},
+		{name: "required without auth", mutate: func(r *Route) { r.Mode = policy.Required }, want: "authenticator"},
+		{name: "none with auth", mutate: func(r *Route) { r.Auth = fakeAuth{} }, want: "authenticator"},
+		{name: "negative timeout", mutate: func(r *Route) { r.Timeout = -1 }, want: "negative"},
+		{name: "bad header name", mutate: func(r *Route) { r.Headers = map[string]string{"X User": "sub"} }, want: "not a header name"},
+		{name: "reserved header", mutate: func(r *Route) { r.Headers = map[string]string{"authorization": "sub"} }, want: "cannot carry a claim"},
+		{name: "bad selector", mutate: func(r *Route) { r.Headers = map[string]string{"X-A": "/a~"} }, want: "forward.headers[X-A]"},
+		{name: "header twice", mutate: func(r *Route) { r.Headers = map[string]string{"x-a": "sub", "X-A": "sub"} }, want: "set twice"},
+		{name: "claims header clashes", mutate: func(r *Route) { r.Headers = map[string]string{"X-A": "sub"}; r.ClaimsHeader = "x-a" }, want: "set twice"},
+		{name: "bad scope", mutate: func(r *Route) { r.Scopes = []string{`a"b`} }, want: "scope token"},
+		{name: "bad method", mutate: func(r *Route) { r.Methods = []string{"GE T"} }, want: "method"},
+		{name: "realm with newline", realm: "a\nb", want: "realm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ok
+			if tc.mutate != nil {
+				tc.mutate(&r)
+			}
+			_, err := New(Options{Routes: []Route{r}, Realm: tc.realm})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := New(Options{Routes: []Route{ok, ok}}); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Errorf("duplicate names: got %v, want a duplicate error", err)
+	}
+}
+
+func TestChallengeQuoting(t *testing.T) {
+	h, err := New(Options{Realm: `a "quoted" \ realm`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := h.missingToken().challenge
+	want := `Bearer realm="a \"quoted\" \\ realm"`
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	e := h.authError(&route{}, reason.ErrExpired)
+	if !strings.HasPrefix(e.challenge, want+`, error="invalid_token"`) {
+		t.Errorf("got %q, want it to start with %q", e.challenge, want)
+	}
+}

@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// Bearer syntax errors. Their text is client-safe (it never quotes the
+// header) and becomes error_description.
+var (
+	errManyAuthorization = errors.New("more than one Authorization header")
+	errBearerSyntax      = errors.New("the bearer credentials are empty or not RFC 6750 b64token syntax")
+)
+
+// bearerToken extracts the token from the request's Authorization header
+// (CONTRACT §3.2, RFC 6750 §2.1):
+//   - no header, or a scheme other than Bearer (Basic, …): "", nil;
+//   - more than one Authorization header: errManyAuthorization;
+//   - "Bearer" (any case) followed by one or more spaces and a b64token:
+//     the token;
+//   - "Bearer" with empty credentials, anything but spaces after the
+//     scheme, or credentials that are not a b64token (spaces inside, say):
+//     errBearerSyntax.
+func bearerToken(h http.Header) (string, error) {
+	vals := h.Values("Authorization")
+	switch len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		// Two headers could be read differently by the gateway and the
+		// upstream (first vs last); refusing is the only safe reading.
+		return "", errManyAuthorization
+	}
+	v := vals[0]
+	const scheme = "bearer"
+	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
+		return "", nil
+	}
+	rest := v[len(scheme):]
+	switch {
+	case rest == "":
+		return "", errBearerSyntax
+	case rest[0] == '\t':
+		return "", errBearerSyntax
+	case rest[0] != ' ':
+		// A longer scheme name that starts with "bearer" ("BearerX") is
+		// another scheme, not a malformed Bearer.
+		if isTokenChar(rune(rest[0])) {
+			return "", nil
+		}
+		return "", errBearerSyntax
+	}
+	tok := strings.TrimLeft(rest, " ")
+	if !isB64Token(tok) {
+		return "", errBearerSyntax
+	}
+	return tok, nil
+}
+
+// isB64Token reports whether s matches RFC 6750 §2.1
+// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,218 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/authgate/authgate/internal/reason"
+)
+
+// statusClientClosed is logged when the client went away before it got an
+// answer (nginx's convention); nothing is written to it.
+const statusClientClosed = 499
+
+// httpError is every refusal the gateway makes itself. One renderer
+// (Handler.render) turns it into the response, and the exchange hands its
+// cause and reason to the access line and Observe.
+type httpError struct {
+	status int
+	code   string        // the body's "error" (RFC 6750 §3.1 codes where they apply)
+	reason reason.Reason // "" when no authentication decision was made
+	desc   string        // client-safe error_description: never token material
+	cause  error         // for logs only
+	// challenge is the WWW-Authenticate value, "" for none.
+	challenge string
+	// retryAfter, when positive, is sent as Retry-After (seconds).
+	retryAfter int
+}
+
+func (e *httpError) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%d %s: %v", e.status, e.code, e.cause)
+	}
+	return fmt.Sprintf("%d %s", e.status, e.code)
+}
+
+func (e *httpError) Unwrap() error { return e.cause }
+
+// keysRetryAfter is the Retry-After of a 503 while an issuer's keys are
+// unavailable: long enough for a background refetch, short enough for a
+// client to retry soon.
+const keysRetryAfter = 10
+
+// challenge builds a Bearer WWW-Authenticate value (RFC 6750 §3) from
+// attribute pairs, quoting each value as an RFC 9110 §5.6.4 quoted-string.
+func challenge(realm string, attrs ...string) string {
+	var b strings.Builder
+	b.WriteString(`Bearer realm=`)
+	b.WriteString(quote(realm))
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if attrs[i+1] == "" {
+			continue
+		}
+		b.WriteString(", ")
+		b.WriteString(attrs[i])
+		b.WriteByte('=')
+		b.WriteString(quote(attrs[i+1]))
+	}
+	return b.String()
+}
+
+// quote returns s as a quoted-string, escaping '"' and '\'.
+func quote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// hasCTL reports whether s holds a control character other than HTAB, which
+// no header value may carry (RFC 9110 §5.5).
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 && b != '\t' || b == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func badPath(cause error) *httpError {
+	return &httpError{status: http.StatusBadRequest, code: "invalid_request",
+		desc: "the request path is not acceptable", cause: cause}
+}
+
+func notFound() *httpError {
+	return &httpError{status: http.StatusNotFound, code: "not_found",
+		desc: "no route matches the request"}
+}
+
+// bearerError is a 400 for §3.2 syntax; RFC 6750 §3.1 gives it a challenge
+// with error="invalid_request".
+func (h *Handler) bearerError(cause error) *httpError {
+	desc := cause.Error() // errManyAuthorization / errBearerSyntax: fixed, client-safe text
+	return &httpError{status: http.StatusBadRequest, code: "invalid_request", reason: reason.Malformed,
+		desc: desc, cause: cause,
+		challenge: challenge(h.realm, "error", "invalid_request", "error_description", desc)}
+}
+
+// missingToken is the 401 for a required route without a token: a bare
+// challenge, no error attribute (RFC 6750 §3.1).
+func (h *Handler) missingToken() *httpError {
+	return &httpError{status: http.StatusUnauthorized, code: "unauthorized", reason: reason.Missing,
+		desc: reason.Describe(reason.ErrMissing), cause: reason.ErrMissing,
+		challenge: challenge(h.realm)}
+}
+
+// authError maps an Authenticate (or claim forwarding) error to its response
+// by the reason sentinel it wraps. The description is always
+// reason.Describe(err), never err.Error(), which may quote claim values.
+func (h *Handler) authError(c *route, err error) *httpError {
+	r := reason.Of(err)
+	desc := reason.Describe(err)
+	switch r {
+	case reason.Missing:
+		e := h.missingToken()
+		e.cause = err
+		return e
+	case reason.InsufficientScope, reason.ClaimMismatch:
+		return &httpError{status: http.StatusForbidden, code: "insufficient_scope", reason: r, desc: desc, cause: err,
+			challenge: challenge(h.realm, "error", "insufficient_scope", "scope", c.scope, "error_description", desc)}
+	case reason.KeysUnavailable:
+		return &httpError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", reason: r,
+			desc: desc, cause: err, retryAfter: keysRetryAfter}
+	case "", reason.OK, reason.Anonymous, reason.Public:
+		// An error without a deny reason is a fault in the authenticator,
+		// not a verdict on the token: fail closed, and say so honestly.
+		return &httpError{status: http.StatusInternalServerError, code: "server_error",
+			desc: "the request could not be authenticated because of an internal error", cause: err}
+	}
+	return &httpError{status: http.StatusUnauthorized, code: "invalid_token", reason: r, desc: desc, cause: err,
+		challenge: challenge(h.realm, "error", "invalid_token", "error_description", desc)}
+}
+
+// errUpstreamTimeout is the cause of a 504: no response headers in time.
+var errUpstreamTimeout = errors.New("no response headers from the upstream within the route's timeout")
+
+// upstreamError maps a ReverseProxy failure to its response and the
+// metrics' upstream error kind.
+func upstreamError(err error) (*httpError, string) {
+	if isTimeout(err) {
+		return &httpError{status: http.StatusGatewayTimeout, code: "gateway_timeout",
+			desc: "the upstream service did not respond in time", cause: err}, "timeout"
+	}
+	return &httpError{status: http.StatusBadGateway, code: "bad_gateway",
+		desc: "the upstream service is unreachable", cause: err}, "unreachable"
+}
+
+// isTimeout reports whether err means the upstream was reached but did not
+// answer in time. A timeout while dialling means it was not reached at all.
+func isTimeout(err error) bool {
+	if errors.Is(err, errUpstreamTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// clientGone is the "error" of a request whose client went away: logged as
+// 499, nothing written.
+func clientGone(cause error) *httpError {
+	return &httpError{status: statusClientClosed, code: "client_closed_request", cause: cause}
+}
+
+// errorBody is the JSON body of every error response (CONTRACT §3.6).
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// render is the one place an httpError becomes a response. It records the
+// error on the exchange for the access line and Observe, and writes nothing
+// when the client is gone or the response has already begun (an upgraded
+// connection, a failure after the headers went out).
+func (h *Handler) render(ex *exchange, e *httpError) {
+	ex.err = e
+	if e.reason != "" {
+		ex.reason = e.reason
+	}
+	w := &ex.rec
+	if e.status == statusClientClosed {
+		ex.rec.status = statusClientClosed
+		return
+	}
+	if w.status != 0 || w.hijacked {
+		return
+	}
+	body, _ := json.Marshal(errorBody{Error: e.code, Description: e.desc}) // two strings: cannot fail
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)+1))
+	if e.challenge != "" {
+		hdr.Set("WWW-Authenticate", e.challenge)
+	}
+	if e.retryAfter > 0 {
+		hdr.Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
+	w.WriteHeader(e.status)
+	_, _ = w.Write(append(body, '\n'))
+}

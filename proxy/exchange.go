@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/authgate/authgate/internal/reason"
+)
+
+// exchange is the state of one request as it moves through the handler, the
+// reverse proxy's hooks and the access line. It never leaves the request.
+type exchange struct {
+	start     time.Time
+	requestID string
+	rec       recorder
+	route     *route // nil until one matches
+
+	token    string // kept only to redact it from logged causes
+	issuer   string
+	subject  string
+	reason   reason.Reason
+	identity []headerValue // set by forward, read by Rewrite
+	claims   string        // ClaimsHeader value, "" none
+	err      *httpError
+
+	upstreamStart time.Time
+	upstreamDur   time.Duration
+	upstreamErr   string
+}
+
+// headerValue is one identity header to set upstream.
+type headerValue struct{ name, value string }
+
+// exchangeKey carries the exchange from ServeHTTP to the ReverseProxy hooks,
+// which only see the request. It holds verified values to forward, never a
+// failure: every refusal is decided and rendered before forwarding starts.
+type exchangeKey struct{}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return ex
+}
+
+// maxRequestIDLen bounds a client-supplied X-Request-Id (CONTRACT §3.5).
+const maxRequestIDLen = 128
+
+// requestID keeps the client's X-Request-Id when there is exactly one of 1 to
+// 128 visible ASCII characters (0x21–0x7E), and otherwise makes one of 16
+// random bytes in hex. The bound keeps log lines and upstream headers sane;
+// the charset keeps the id from forging log structure.
+func requestID(h http.Header) string {
+	if vals := h.Values("X-Request-Id"); len(vals) == 1 && validRequestID(vals[0]) {
+		return vals[0]
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder remembers the status the client was sent. It passes Flush and
+// Hijack through (ReverseProxy needs both, for SSE and WebSocket) and exposes
+// the writer underneath to http.ResponseController via Unwrap.
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	hijacked bool
+}
+
+func (w *recorder) WriteHeader(code int) {
+	// 1xx responses (100 Continue, 103 Early Hints) precede the final one.
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// FlushError flushes buffered data to the client, as
+// http.ResponseController expects.
+func (w *recorder) FlushError() error {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush is http.Flusher for callers that assert it directly.
+func (w *recorder) Flush() { _ = w.FlushError() }
+
+// Hijack takes over the connection for a protocol switch; ReverseProxy then
+// writes the upstream's 101 itself, so the recorder notes it here.
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+		if w.status == 0 {
+			w.status = http.StatusSwitchingProtocols
+		}
+	}
+	return conn, brw, err
+}
+
+// Unwrap returns the underlying writer for http.ResponseController.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+var (
+	_ http.Flusher  = (*recorder)(nil)
+	_ http.Hijacker = (*recorder)(nil)
+)

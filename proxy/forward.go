@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/claims"
+	"github.com/authgate/authgate/internal/verify"
+)
+
+// newReverseProxy builds the route's forwarder. Only Rewrite shapes the
+// outbound request: ReverseProxy removes hop-by-hop headers (including those
+// the client names in Connection) and client X-Forwarded-* before Rewrite
+// runs, so what Rewrite sets reaches the upstream.
+func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
+	var rt http.RoundTripper = h.transport
+	if c.Timeout > 0 {
+		rt = timeoutTransport{next: h.transport, timeout: c.Timeout}
+	}
+	return &httputil.ReverseProxy{
+		Rewrite:        c.rewrite,
+		Transport:      rt,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   h.proxyError,
+		// ReverseProxy's own messages (a body copy that broke off) never
+		// carry the request URL; keep them in the structured log anyway.
+		ErrorLog: slog.NewLogLogger(h.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// identityHeaders evaluates the route's header plan against a verified
+// identity. A claim that cannot be a header value fails the whole request
+// (CONTRACT §3.5): the error wraps reason.ErrUnforwardableClaim.
+func (c *route) identityHeaders(id *verify.Identity) ([]headerValue, string, error) {
+	var out []headerValue
+	for _, p := range c.headers {
+		v, ok := p.sel.Lookup(id.Claims)
+		if !ok || v == nil {
+			continue // absent (or null) claim: header not set
+		}
+		s, err := claims.HeaderValue(v)
+		if err != nil {
+			return nil, "", fmt.Errorf("claim %s for header %s: %w", p.sel, p.name, err)
+		}
+		out = append(out, headerValue{name: p.name, value: s})
+	}
+	var all string
+	if c.claimsHeader != "" {
+		all = base64.RawURLEncoding.EncodeToString(id.Payload)
+	}
+	return out, all, nil
+}
+
+// rewrite shapes the outbound request (CONTRACT §3.5).
+func (c *route) rewrite(pr *httputil.ProxyRequest) {
+	ex := exchangeFrom(pr.In.Context()) // always set: only Handler.forward calls the proxy
+	path, rawPath := c.upstreamPath(pr.In.URL)
+	pr.Out.URL = &url.URL{
+		Scheme:  c.Upstream.Scheme,
+		Host:    c.Upstream.Host,
+		Path:    path,
+		RawPath: rawPath,
+		// Verbatim, including parameters ReverseProxy would drop as
+		// unparsable: the gateway never reads the query, so it cannot
+		// disagree with the upstream about it.
+		RawQuery: pr.In.URL.RawQuery,
+	}
+	pr.Out.Host = "" // the upstream URL's host
+	if c.PreserveHost {
+		pr.Out.Host = pr.In.Host
+	}
+	pr.Out.Header.Del("Forwarded")
+	pr.SetXForwarded()
+	pr.Out.Header.Set("X-Request-Id", ex.requestID)
+	if c.StripAuthorization {
+		pr.Out.Header.Del("Authorization")
+	}
+	for _, hv := range ex.identity {
+		pr.Out.Header[hv.name] = []string{hv.value}
+	}
+	if ex.claims != "" {
+		pr.Out.Header[c.claimsHeader] = []string{ex.claims}
+	}
+}
+
+// upstreamPath returns the outbound path, decoded and escaped. The escaped
+// form is the client's own (CONTRACT §3.1: %2F stays %2F); with StripPrefix
+// the matched prefix is cut from it, and a request for exactly the prefix
+// goes to the upstream's base path.
+func (c *route) upstreamPath(in *url.URL) (path, rawPath string) {
+	dec, esc := in.Path, in.EscapedPath()
+	if c.StripPrefix && c.prefix != "/" {
+		dec = dec[len(c.prefix):]
+		esc = cutEscapedPrefix(esc, len(c.prefix))
+	}
+	return joinPath(c.base, dec), joinPath(c.baseRaw, esc)
+}
+
+// cutEscapedPrefix removes from an escaped path the shortest prefix that
+// decodes to n bytes: the escaped form of the matched decoded prefix (for
+// "/api/%6Frders" and the prefix "/api/orders", all of it). If the rest
+// starts with an escaped slash, the match treated that slash as the segment
+// boundary, so it is sent as the "/" it stood for; otherwise the upstream
+// would get a path not starting with "/".
+func cutEscapedPrefix(esc string, n int) string {
+	i := 0
+	for ; n > 0 && i < len(esc); n-- {
+		if esc[i] == '%' && i+2 < len(esc) {
+			i += 3
+		} else {
+			i++
+		}
+	}
+	rest := esc[i:]
+	if len(rest) >= 3 && rest[0] == '%' && rest[1] == '2' && (rest[2] == 'F' || rest[2] == 'f') {
+		rest = "/" + rest[3:]
+	}
+	return rest
+}
+
+// joinPath appends a request path (empty, or starting with "/") to a base
+// path with exactly one slash between them; an empty result is "/".
+func joinPath(base, p string) string {
+	switch {
+	case p == "":
+		if base == "" {
+			return "/"
+		}
+		return base
+	case strings.HasSuffix(base, "/"):
+		return base + p[1:]
+	}
+	return base + p
+}
+
+// modifyResponse runs when the upstream's response headers arrive.
+func modifyResponse(res *http.Response) error {
+	if ex := exchangeFrom(res.Request.Context()); ex != nil {
+		ex.upstreamDur = time.Since(ex.upstreamStart)
+	}
+	// The gateway's X-Request-Id is already on the response; an upstream
+	// copy would make two.
+	res.Header.Del("X-Request-Id")
+	return nil
+}
+
+// proxyError is ReverseProxy's ErrorHandler: the upstream could not be
+// reached, timed out, or the client went away meanwhile.
+func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	ex := exchangeFrom(r.Context())
+	ex.upstreamDur = time.Since(ex.upstreamStart)
+	if r.Context().Err() != nil {
+		h.render(ex, clientGone(err))
+		return
+	}
+	e, kind := upstreamError(unwrapURLError(err))
+	ex.upstreamErr = kind
+	h.render(ex, e)
+}
+
+// unwrapURLError drops a *url.Error wrapper, whose text quotes the full
+// URL, query string included, which must never reach a log.
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}

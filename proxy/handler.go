@@ -1,0 +1,278 @@
+// Package proxy is authgate's HTTP front: it assigns request ids, strips
+// identity headers, refuses unsafe paths, routes, authenticates by the
+// route's mode, renders every refusal, and forwards with
+// httputil.ReverseProxy (CONTRACT §3). Verification itself is behind the
+// Authenticator interface.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/internal/verify"
+	"github.com/authgate/authgate/policy"
+)
+
+// Authenticator verifies a bearer token and applies the route's policy
+// (CONTRACT §3.3 steps 2–7). It returns the verified identity, or an error
+// wrapping one reason sentinel (reason.Of): the proxy maps the reason to the
+// response and uses only reason.Describe(err) as client text. It must be safe
+// for concurrent use and should return promptly when ctx ends.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (*verify.Identity, error)
+}
+
+// Options configure New.
+type Options struct {
+	// Routes are tried in order; the first that matches wins.
+	Routes []Route
+	// Realm is the realm of every WWW-Authenticate challenge; "" means
+	// "authgate".
+	Realm string
+	// Logger receives access lines and errors; nil discards them.
+	Logger *slog.Logger
+	// AccessLog enables one "request" line per request (CONTRACT §6).
+	AccessLog bool
+	// IssuerOf extracts the configured issuer name from an Authenticate
+	// error, for logs and Observe; "" when unknown. Nil: always "".
+	IssuerOf func(error) string
+	// Observe, if set, is called once per request after the response is
+	// written (for metrics). It must be safe for concurrent use.
+	Observe func(Outcome)
+	// Transport carries upstream requests. Nil means a clone of
+	// http.DefaultTransport tuned for a gateway, owned by the Handler.
+	// Route timeouts apply whatever the transport.
+	Transport http.RoundTripper
+}
+
+// Handler is the gateway's http.Handler for one configuration. It is
+// immutable after New and safe for concurrent use.
+type Handler struct {
+	routes    []*route
+	realm     string
+	logger    *slog.Logger
+	accessLog bool
+	issuerOf  func(error) string
+	observe   func(Outcome)
+	transport http.RoundTripper
+	owned     *http.Transport // the transport New made, closed by Close
+	// strip holds every header any route sets, canonical: removed from
+	// every incoming request.
+	strip map[string]bool
+}
+
+// New validates the routes and compiles them: matchers, the set of identity
+// headers to strip, claim selectors and one reverse proxy per route. Errors
+// name the route by index and name.
+func New(o Options) (*Handler, error) {
+	h := &Handler{
+		realm:     o.Realm,
+		logger:    o.Logger,
+		accessLog: o.AccessLog,
+		issuerOf:  o.IssuerOf,
+		observe:   o.Observe,
+		transport: o.Transport,
+		strip:     map[string]bool{},
+	}
+	if h.realm == "" {
+		h.realm = "authgate"
+	}
+	if hasCTL(h.realm) {
+		return nil, errors.New("realm: control characters are not allowed")
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if h.issuerOf == nil {
+		h.issuerOf = func(error) string { return "" }
+	}
+	if h.transport == nil {
+		h.owned = newTransport()
+		h.transport = h.owned
+	}
+	names := map[string]bool{}
+	for i, r := range o.Routes {
+		c, err := compileRoute(r)
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d] %q: %w", i, r.Name, err)
+		}
+		if names[c.Name] {
+			return nil, fmt.Errorf("routes[%d] %q: duplicate name", i, r.Name)
+		}
+		names[c.Name] = true
+		for _, p := range c.headers {
+			h.strip[p.name] = true
+		}
+		if c.claimsHeader != "" {
+			h.strip[c.claimsHeader] = true
+		}
+		c.proxy = h.newReverseProxy(c)
+		h.routes = append(h.routes, c)
+	}
+	return h, nil
+}
+
+// ServeHTTP handles one request in the contract's order: request id → strip
+// identity headers → path check → route → authentication → forward. It
+// writes exactly one access line, after the response.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := &exchange{start: time.Now(), rec: recorder{ResponseWriter: w}}
+	ex.requestID = requestID(r.Header)
+	w.Header().Set("X-Request-Id", ex.requestID)
+	defer func() {
+		if p := recover(); p != nil {
+			// ReverseProxy aborts with ErrAbortHandler when a response
+			// body breaks off; the server handles that panic, but the
+			// request still gets its access line.
+			if ex.rec.status == 0 {
+				ex.rec.status = http.StatusInternalServerError
+			}
+			if r.Context().Err() != nil {
+				ex.rec.status = statusClientClosed
+			}
+			if ex.err == nil {
+				ex.err = &httpError{cause: fmt.Errorf("response aborted: %v", p)}
+			}
+			h.finish(ex, r)
+			panic(p)
+		}
+		h.finish(ex, r)
+	}()
+
+	r = h.stripIdentity(r)
+	if err := checkPath(r.URL.Path); err != nil {
+		h.render(ex, badPath(err))
+		return
+	}
+	c := h.match(r)
+	if c == nil {
+		h.render(ex, notFound())
+		return
+	}
+	ex.route = c
+	id, e := h.authenticate(ex, c, r)
+	if e != nil {
+		h.render(ex, e)
+		return
+	}
+	h.forward(ex, c, r, id)
+}
+
+// stripIdentity removes every header that any route may set, on every
+// request and every route, public ones included (CONTRACT §3.5). Without it
+// a client could send "X-User-Id: admin" to an optional or public route, or
+// to a route that does not set that header, and an upstream that trusts the
+// gateway's headers would take it as verified. Names are also matched with
+// "_" read as "-": some upstream stacks (CGI, WSGI, nginx) fold the two,
+// so "X-User_Id" would arrive as X-User-Id. The caller's request is not
+// modified; a copy with its own header map is returned when needed.
+func (h *Handler) stripIdentity(r *http.Request) *http.Request {
+	if len(h.strip) == 0 {
+		return r
+	}
+	var hdr http.Header
+	for k := range r.Header {
+		if !h.isIdentityHeader(k) {
+			continue
+		}
+		if hdr == nil {
+			hdr = r.Header.Clone()
+		}
+		delete(hdr, k)
+	}
+	if hdr == nil {
+		return r
+	}
+	r2 := r.WithContext(r.Context())
+	r2.Header = hdr
+	return r2
+}
+
+func (h *Handler) isIdentityHeader(k string) bool {
+	if h.strip[k] {
+		return true
+	}
+	if strings.IndexByte(k, '_') >= 0 || k != textproto.CanonicalMIMEHeaderKey(k) {
+		return h.strip[textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(k, "_", "-"))]
+	}
+	return false
+}
+
+// match returns the first route that matches r, or nil.
+func (h *Handler) match(r *http.Request) *route {
+	for _, c := range h.routes {
+		if c.matches(r, r.URL.Path) {
+			return c
+		}
+	}
+	return nil
+}
+
+// authenticate applies the route's mode (CONTRACT §3.2, §3.3). It returns
+// the verified identity (nil when anonymous or public) or the refusal.
+func (h *Handler) authenticate(ex *exchange, c *route, r *http.Request) (*verify.Identity, *httpError) {
+	if c.Mode == policy.None {
+		ex.reason = reason.Public
+		return nil, nil // the Authorization header is not examined at all
+	}
+	token, err := bearerToken(r.Header)
+	if err != nil {
+		return nil, h.bearerError(err)
+	}
+	if token == "" {
+		if c.Mode == policy.Optional {
+			ex.reason = reason.Anonymous
+			return nil, nil
+		}
+		return nil, h.missingToken()
+	}
+	ex.token = token
+	id, err := c.Auth.Authenticate(r.Context(), token)
+	if err != nil {
+		ex.issuer = h.issuerOf(err)
+		if r.Context().Err() != nil {
+			ex.reason = h.authError(c, err).reason
+			return nil, clientGone(err)
+		}
+		return nil, h.authError(c, err)
+	}
+	if id == nil {
+		return nil, h.authError(c, errors.New("authenticator returned neither identity nor error"))
+	}
+	ex.issuer, ex.subject = id.Issuer, id.Subject
+	ex.reason = reason.OK
+	return id, nil
+}
+
+// forward sends the request upstream with the identity's headers.
+func (h *Handler) forward(ex *exchange, c *route, r *http.Request, id *verify.Identity) {
+	if id != nil {
+		hv, all, err := c.identityHeaders(id)
+		if err != nil {
+			h.render(ex, h.authError(c, err))
+			return
+		}
+		ex.identity, ex.claims = hv, all
+	}
+	ex.upstreamStart = time.Now()
+	c.proxy.ServeHTTP(&ex.rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
+}
+
+// Close releases the idle upstream connections of the transport New
+// created. In-flight requests are unaffected; call it when a configuration
+// is swapped out. A caller-supplied Transport is left alone, as it may be
+// shared.
+func (h *Handler) Close() {
+	if h.owned != nil {
+		h.owned.CloseIdleConnections()
+	}
+}
+
+var _ http.Handler = (*Handler)(nil)

@@ -1,0 +1,352 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/internal/verify"
+	"github.com/authgate/authgate/policy"
+)
+
+// echoed is what the echo upstream received.
+type echoed struct {
+	Method     string      `json:"method"`
+	Path       string      `json:"path"`
+	RawPath    string      `json:"raw_path"`
+	RequestURI string      `json:"request_uri"`
+	Query      string      `json:"query"`
+	Host       string      `json:"host"`
+	Header     http.Header `json:"header"`
+}
+
+// echoUpstream is a real upstream that answers with what it received and
+// counts its requests.
+type echoUpstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	hits int
+}
+
+func newEcho(t testing.TB) *echoUpstream {
+	t.Helper()
+	e := &echoUpstream{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.hits++
+		e.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Request-Id", "from-upstream")
+		_ = json.NewEncoder(w).Encode(echoed{
+			Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RequestURI: r.RequestURI,
+			Query: r.URL.RawQuery, Host: r.Host, Header: r.Header,
+		})
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+func (e *echoUpstream) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.hits
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// authResult is what fakeAuth answers for one token.
+type authResult struct {
+	id  *verify.Identity
+	err error
+}
+
+// fakeAuth authenticates by table lookup: real verification is tested in
+// internal/verify. An unknown token is refused with an error whose text
+// quotes the token, as a careless library might, so tests can check that it
+// never reaches a client or a log. The token "block" waits for the request
+// to end.
+type fakeAuth map[string]authResult
+
+func (f fakeAuth) Authenticate(ctx context.Context, token string) (*verify.Identity, error) {
+	if token == "block" {
+		<-ctx.Done()
+		return nil, fmt.Errorf("%w: waiting for keys: %w", reason.ErrKeysUnavailable, ctx.Err())
+	}
+	res, ok := f[token]
+	if !ok {
+		return nil, fmt.Errorf("%w: cannot verify %s", reason.ErrBadSignature, token)
+	}
+	return res.id, res.err
+}
+
+// identity builds a verified identity from a JSON payload, decoded the way
+// verify decodes it.
+func identity(t testing.TB, issuer, payload string, scopes ...string) *verify.Identity {
+	t.Helper()
+	var m map[string]any
+	d := json.NewDecoder(strings.NewReader(payload))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("payload %q: %v", payload, err)
+	}
+	sub, _ := m["sub"].(string)
+	return &verify.Identity{Issuer: issuer, Subject: sub, Claims: m, Payload: []byte(payload), Scopes: scopes}
+}
+
+// issuerErr carries an issuer name the way verify's errors do; issuerOf
+// reads it for Options.IssuerOf.
+type issuerErr struct {
+	issuer string
+	err    error
+}
+
+func (e *issuerErr) Error() string { return e.err.Error() }
+func (e *issuerErr) Unwrap() error { return e.err }
+
+func issuerOf(err error) string {
+	var ie *issuerErr
+	if errors.As(err, &ie) {
+		return ie.issuer
+	}
+	return ""
+}
+
+// logSink collects JSON log lines.
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// lines returns the decoded log lines with the given message.
+func (s *logSink) lines(t testing.TB, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(s.String()))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// access waits for the access line of a request id: the line is written
+// after the response, so it may trail the client by a moment.
+func (s *logSink) access(t testing.TB, requestID string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, m := range s.lines(t, "request") {
+			if m["request_id"] == requestID {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no access line for request id %q in:\n%s", requestID, s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// gateway is a Handler behind a real server, with its log and outcomes.
+type gateway struct {
+	*httptest.Server
+	h   *Handler
+	log *logSink
+
+	mu       sync.Mutex
+	outcomes []Outcome
+}
+
+func newGateway(t testing.TB, routes ...Route) *gateway {
+	t.Helper()
+	g := &gateway{log: &logSink{}}
+	h, err := New(Options{
+		Routes:    routes,
+		Logger:    slog.New(slog.NewJSONHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		AccessLog: true,
+		IssuerOf:  issuerOf,
+		Observe: func(o Outcome) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.outcomes = append(g.outcomes, o)
+		},
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	g.h = h
+	g.Server = httptest.NewServer(h)
+	g.Client().Timeout = 10 * time.Second // a hang fails the test instead of stalling it
+	t.Cleanup(func() {
+		g.Close()
+		h.Close()
+	})
+	return g
+}
+
+// do sends a request through the gateway. hdr values are added in order, so
+// a key may repeat.
+func (g *gateway) do(t testing.TB, method, target string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, g.URL+target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if strings.EqualFold(hdr[i], "Host") {
+			req.Host = hdr[i+1]
+			continue
+		}
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := g.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// raw sends a request exactly as written (so nothing cleans its path) and
+// returns the response and body.
+func raw(t testing.TB, addr, request string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		t.Fatal(err)
+	}
+	// The request tells ReadResponse whether a body follows (not for HEAD).
+	method, _, _ := strings.Cut(request, " ")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading response to %q: %v", request, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func (g *gateway) addr() string { return strings.TrimPrefix(g.URL, "http://") }
+
+// echoOf decodes the echo upstream's answer.
+func echoOf(t testing.TB, resp *http.Response, body []byte) echoed {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: got %d, want 200: %s", resp.StatusCode, body)
+	}
+	var e echoed
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("upstream answer %q: %v", body, err)
+	}
+	return e
+}
+
+// errorOf decodes a gateway error body and checks the headers every error
+// response carries (CONTRACT §3.6).
+func errorOf(t testing.TB, resp *http.Response, body []byte) errorBody {
+	t.Helper()
+	if got := resp.Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type: got %q, want %q", got, "application/json")
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control: got %q, want %q", got, "no-store")
+	}
+	var e errorBody
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("error body %q: %v", body, err)
+	}
+	return e
+}
+
+// The fixture's payload: every claim encoding of CONTRACT §3.5.
+const alicePayload = `{"sub":"alice","iss":"https://issuer.example","exp":1700000000,"scope":"read",` +
+	`"realm_access":{"roles":["reader","writer"]},"admin":true,"pi":3.5,"org":{"id":7,"name":"acme"},` +
+	`"https://example.com/groups":["g1",2,false],"nothing":null}`
+
+// fixtureAuth knows a few tokens, each standing for one verification outcome.
+func fixtureAuth(t testing.TB) fakeAuth {
+	return fakeAuth{
+		"good":      {id: identity(t, "main", alicePayload, "read")},
+		"tkExpired": {err: &issuerErr{"main", fmt.Errorf("%w: exp 1700000000 is in the past", reason.ErrExpired)}},
+		"noscope":   {err: &issuerErr{"main", fmt.Errorf("%w: admin not granted", reason.ErrInsufficientScope)}},
+		"mismatch":  {err: &issuerErr{"main", fmt.Errorf("%w: /tenant", reason.ErrClaimMismatch)}},
+		"nokeys":    {err: &issuerErr{"main", fmt.Errorf("%w: fetch failed", reason.ErrKeysUnavailable)}},
+		"broken":    {err: errors.New("authenticator bug")},
+		"missing":   {err: reason.ErrMissing},
+		"newline":   {id: identity(t, "main", `{"sub":"mallory\nX-Admin: true"}`)},
+		"nil":       {},
+	}
+}
+
+// fixtureRoutes covers every mode and forwarding option against one
+// upstream.
+func fixtureRoutes(t testing.TB, up string) []Route {
+	auth := fixtureAuth(t)
+	headers := map[string]string{
+		"X-User-Id": "sub", "X-Roles": "/realm_access/roles", "X-Exp": "exp", "X-Admin": "admin",
+		"X-Pi": "pi", "X-Org": "org", "X-Groups": "https://example.com/groups", "X-Email": "email",
+		"X-Nothing": "nothing",
+	}
+	return []Route{
+		{Name: "public", PathPrefix: "/public", Upstream: mustURL(t, up), Mode: policy.None},
+		{Name: "optional", PathPrefix: "/opt", Upstream: mustURL(t, up), Mode: policy.Optional, Auth: auth,
+			Headers: map[string]string{"X-User-Id": "sub"}},
+		{Name: "admin", PathPrefix: "/admin", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth,
+			Scopes: []string{"admin", "write"}},
+		{Name: "noscopes", PathPrefix: "/plain", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth},
+		{Name: "api", PathPrefix: "/api", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth,
+			Headers: headers, ClaimsHeader: "X-Auth-Claims"},
+		{Name: "stripped", PathPrefix: "/strip", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth,
+			StripAuthorization: true},
+	}
+}

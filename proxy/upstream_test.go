@@ -1,0 +1,382 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/policy"
+)
+
+func TestUpstreamFailures(t *testing.T) {
+	// A port that was just free: nothing listens there.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close()
+
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+
+	g := newGateway(t,
+		Route{Name: "down", PathPrefix: "/down", Upstream: mustURL(t, down), Mode: policy.None},
+		Route{Name: "slow", PathPrefix: "/slow", Upstream: mustURL(t, slow.URL), Timeout: 100 * time.Millisecond, Mode: policy.None},
+	)
+	for _, tc := range []struct {
+		name   string
+		target string
+		status int
+		code   string
+		kind   string
+		route  string
+	}{
+		{name: "unreachable", target: "/down/x?secret=s3cr3t", status: 502, code: "bad_gateway", kind: "unreachable", route: "down"},
+		{name: "timeout", target: "/slow/x?secret=s3cr3t", status: 504, code: "gateway_timeout", kind: "timeout", route: "slow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "up-" + tc.name
+			start := time.Now()
+			resp, body := g.do(t, "GET", tc.target, "X-Request-Id", id)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status: got %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if e := errorOf(t, resp, body); e.Error != tc.code {
+				t.Errorf("error: got %q, want %q", e.Error, tc.code)
+			}
+			if tc.kind == "timeout" && time.Since(start) > 5*time.Second {
+				t.Errorf("504 took %s, want about the route's 100ms timeout", time.Since(start))
+			}
+			line := g.log.access(t, id)
+			if got := line["status"]; got != float64(tc.status) {
+				t.Errorf("logged status: got %v, want %d", got, tc.status)
+			}
+			if got, _ := line["error"].(string); got == "" || strings.Contains(got, "s3cr3t") {
+				t.Errorf("logged error: got %q, want a cause without the query", got)
+			}
+			o := g.outcome(t, func(o Outcome) bool { return o.Status == tc.status })
+			if o.UpstreamError != tc.kind || o.Route != tc.route {
+				t.Errorf("outcome: got %+v, want route %q and upstream error %q", o, tc.route, tc.kind)
+			}
+			if o.UpstreamDuration <= 0 {
+				t.Errorf("outcome upstream duration: got %s, want > 0", o.UpstreamDuration)
+			}
+		})
+	}
+}
+
+// outcome waits for an Observe call matching pred.
+func (g *gateway) outcome(t testing.TB, pred func(Outcome) bool) Outcome {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g.mu.Lock()
+		for _, o := range g.outcomes {
+			if pred(o) {
+				g.mu.Unlock()
+				return o
+			}
+		}
+		g.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no matching outcome among %+v", g.outcomes)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSlowBodyIsNotATimeout checks that the route timeout bounds only the
+// wait for response headers: a body that trickles in afterwards completes.
+func TestSlowBodyIsNotATimeout(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "done")
+	}))
+	t.Cleanup(up.Close)
+	g := newGateway(t, Route{Name: "r", PathPrefix: "/", Upstream: mustURL(t, up.URL), Timeout: 100 * time.Millisecond, Mode: policy.None})
+	resp, body := g.do(t, "GET", "/x")
+	if resp.StatusCode != http.StatusOK || string(body) != "done" {
+		t.Errorf("got %d %q, want 200 %q", resp.StatusCode, body, "done")
+	}
+}
+
+// TestServerSentEvents checks that an event stream is flushed as it comes:
+// the upstream sends the second event only after the client has read the
+// first, so a buffering gateway would deadlock the test.
+func TestServerSentEvents(t *testing.T) {
+	firstRead := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "data: one for %s\n\n", r.Header.Get("X-User-Id"))
+		http.NewResponseController(w).Flush()
+		select {
+		case <-firstRead:
+		case <-time.After(5 * time.Second):
+			return
+		}
+		io.WriteString(w, "data: two\n\n")
+	}))
+	t.Cleanup(up.Close)
+	g := newGateway(t, Route{Name: "events", PathPrefix: "/events", Upstream: mustURL(t, up.URL),
+		Mode: policy.Required, Auth: fixtureAuth(t), Headers: map[string]string{"X-User-Id": "sub"}})
+
+	req, _ := http.NewRequest("GET", g.URL+"/events", nil)
+	req.Header.Set("Authorization", "Bearer good")
+	resp, err := g.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if got := resp.Header.Get("Content-Type"); got != "text/event-stream" {
+		t.Fatalf("Content-Type: got %q, want text/event-stream", got)
+	}
+	br := bufio.NewReader(resp.Body)
+	readEvent := func() string {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading event: %v", err)
+		}
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatalf("reading event end: %v", err)
+		}
+		return strings.TrimSuffix(line, "\n")
+	}
+	done := make(chan string)
+	go func() { done <- readEvent() }()
+	select {
+	case got := <-done:
+		if got != "data: one for alice" {
+			t.Errorf("first event: got %q, want %q", got, "data: one for alice")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("first event not delivered before the stream ended: the gateway buffers")
+	}
+	close(firstRead)
+	if got := readEvent(); got != "data: two" {
+		t.Errorf("second event: got %q, want %q", got, "data: two")
+	}
+}
+
+// TestWebSocket checks that an upgrade handshake is authenticated like any
+// request and then proxied both ways, with a raw handshake and an upstream
+// that hijacks and echoes.
+func TestWebSocket(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			http.Error(w, "upgrade required", http.StatusUpgradeRequired)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen-User: %s\r\n\r\n", r.Header.Get("X-User-Id"))
+		brw.Flush()
+		io.Copy(conn, brw) // echo until the client closes
+	}))
+	t.Cleanup(up.Close)
+	g := newGateway(t, Route{Name: "ws", PathPrefix: "/ws", Upstream: mustURL(t, up.URL),
+		Mode: policy.Required, Auth: fixtureAuth(t), Headers: map[string]string{"X-User-Id": "sub"}})
+
+	handshake := func(auth string) (net.Conn, *bufio.Reader, *http.Response) {
+		conn, err := net.Dial("tcp", g.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		req := "GET /ws HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Request-Id: ws-" + auth + "\r\n"
+		if auth != "" {
+			req += "Authorization: Bearer " + auth + "\r\n"
+		}
+		if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn, br, resp
+	}
+
+	t.Run("no token", func(t *testing.T) {
+		_, _, resp := handshake("")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("status: got %d, want 401", resp.StatusCode)
+		}
+	})
+	t.Run("valid token", func(t *testing.T) {
+		conn, br, resp := handshake("good")
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("status: got %d, want 101", resp.StatusCode)
+		}
+		if got := resp.Header.Get("X-Seen-User"); got != "alice" {
+			t.Errorf("upstream X-User-Id on the handshake: got %q, want %q", got, "alice")
+		}
+		for _, msg := range []string{"hello\n", "again\n"} {
+			if _, err := io.WriteString(conn, msg); err != nil {
+				t.Fatal(err)
+			}
+			got, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != msg {
+				t.Errorf("echo: got %q, want %q", got, msg)
+			}
+		}
+		conn.Close()
+		if line := g.log.access(t, "ws-good"); line["status"] != float64(101) {
+			t.Errorf("logged status: got %v, want 101", line["status"])
+		}
+	})
+}
+
+// TestClientGone checks that a client that leaves is logged as 499, both
+// while the upstream is working and while the token is being verified.
+func TestClientGone(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(up.Close)
+	g := newGateway(t,
+		Route{Name: "slow", PathPrefix: "/slow", Upstream: mustURL(t, up.URL), Mode: policy.None},
+		Route{Name: "auth", PathPrefix: "/auth", Upstream: mustURL(t, up.URL), Mode: policy.Required, Auth: fixtureAuth(t)},
+	)
+	for _, tc := range []struct {
+		name   string
+		target string
+		auth   string
+		reason string
+	}{
+		{name: "during upstream", target: "/slow/x", reason: "public"},
+		{name: "during verification", target: "/auth/x", auth: "Bearer block", reason: "keys_unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "gone-" + strings.ReplaceAll(tc.name, " ", "-")
+			ctx, cancel := context.WithCancel(context.Background())
+			req, _ := http.NewRequestWithContext(ctx, "GET", g.URL+tc.target, nil)
+			req.Header.Set("X-Request-Id", id)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+				time.AfterFunc(100*time.Millisecond, cancel)
+			} else {
+				go func() {
+					<-arrived
+					cancel()
+				}()
+			}
+			if _, err := g.Client().Do(req); err == nil {
+				t.Fatal("request succeeded, want it cancelled")
+			}
+			line := g.log.access(t, id)
+			if got := line["status"]; got != float64(statusClientClosed) {
+				t.Errorf("logged status: got %v, want 499", got)
+			}
+			if got := line["reason"]; got != tc.reason {
+				t.Errorf("logged reason: got %q, want %q", got, tc.reason)
+			}
+		})
+	}
+}
+
+// TestLogHygiene checks that neither the query string nor the token reaches
+// any log line, even when the authenticator's error quotes the token.
+func TestLogHygiene(t *testing.T) {
+	up := newEcho(t)
+	g := newGateway(t, fixtureRoutes(t, up.URL)...)
+	const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+	g.do(t, "GET", "/api/orders?access_token=qs-secret&x=1", "Authorization", "Bearer "+token, "X-Request-Id", "hyg-1")
+	g.do(t, "GET", "/public/x?password=qs-secret", "Authorization", "Bearer "+token, "X-Request-Id", "hyg-2")
+	line := g.log.access(t, "hyg-1")
+	if got := line["reason"]; got != string(reason.BadSignature) {
+		t.Errorf("reason: got %q, want %q", got, reason.BadSignature)
+	}
+	if got := line["path"]; got != "/api/orders" {
+		t.Errorf("path: got %q, want %q", got, "/api/orders")
+	}
+	if got, _ := line["error"].(string); !strings.Contains(got, "[token]") {
+		t.Errorf("error: got %q, want the token redacted", got)
+	}
+	g.log.access(t, "hyg-2")
+	all := g.log.String()
+	for _, secret := range append([]string{"qs-secret", "access_token", token}, strings.Split(token, ".")...) {
+		if strings.Contains(all, secret) {
+			t.Errorf("log holds %q:\n%s", secret, all)
+		}
+	}
+	want := []string{"request_id", "method", "path", "route", "status", "duration", "issuer", "sub", "reason", "error", "time", "level", "msg"}
+	for k := range line {
+		if !strings.Contains(strings.Join(want, " "), k) {
+			t.Errorf("access line has unexpected field %q", k)
+		}
+	}
+}
+
+func TestObserve(t *testing.T) {
+	up := newEcho(t)
+	g := newGateway(t, fixtureRoutes(t, up.URL)...)
+	g.do(t, "GET", "/api/x", "Authorization", "Bearer good")
+	g.do(t, "BREW", "/nowhere")
+	o := g.outcome(t, func(o Outcome) bool { return o.Route == "api" })
+	if o.Status != 200 || o.Method != "GET" || o.Issuer != "main" || o.Reason != reason.OK || o.UpstreamError != "" ||
+		o.Duration <= 0 || o.UpstreamDuration <= 0 || o.UpstreamDuration > o.Duration {
+		t.Errorf("api outcome: got %+v", o)
+	}
+	o = g.outcome(t, func(o Outcome) bool { return o.Route == "none" })
+	if o.Status != 404 || o.Method != "OTHER" || o.Reason != "" || o.UpstreamDuration != 0 {
+		t.Errorf("unmatched outcome: got %+v", o)
+	}
+}
+
+// TestUpstreamBodyBreaksOff checks that a response cut short by the
+// upstream still gets its access line, with the abort as its error.
+func TestUpstreamBodyBreaksOff(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "only ten b")
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler) // the server drops the connection
+	}))
+	t.Cleanup(up.Close)
+	g := newGateway(t, Route{Name: "r", PathPrefix: "/", Upstream: mustURL(t, up.URL), Timeout: time.Second, Mode: policy.None})
+	req, _ := http.NewRequest("GET", g.URL+"/x", nil)
+	req.Header.Set("X-Request-Id", "abort-1")
+	// The gateway may not have flushed the headers before the abort, so
+	// the client sees either a failed request or a truncated body.
+	if resp, err := g.Client().Do(req); err == nil {
+		if _, err := io.ReadAll(resp.Body); err == nil {
+			t.Error("reading the body: got no error, want it cut short")
+		}
+		resp.Body.Close()
+	}
+	line := g.log.access(t, "abort-1")
+	if got := line["status"]; got != float64(200) {
+		t.Errorf("logged status: got %v, want 200 (the upstream's status, already written)", got)
+	}
+	if got, _ := line["error"].(string); !strings.Contains(got, "abort") {
+		t.Errorf("logged error: got %q, want the abort", got)
+	}
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"github.com/authgate/authgate/internal/headers"
 	"net/http"
 	"strings"
 )
@@ -47,7 +48,7 @@ func bearerToken(h http.Header) (string, error) {
 	case rest[0] != ' ':
 		// A longer scheme name that starts with "bearer" ("BearerX") is
 		// another scheme, not a malformed Bearer.
-		if isTokenChar(rune(rest[0])) {
+		if headers.IsTokenChar(rest[0]) {
 			return "", nil
 		}
 		return "", errBearerSyntax

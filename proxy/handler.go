@@ -23,7 +23,9 @@ import (
 // Authenticator verifies a bearer token and applies the route's policy
 // (CONTRACT §3.3 steps 2–7). It returns the verified identity, or an error
 // wrapping one reason sentinel (reason.Of): the proxy maps the reason to the
-// response and uses only reason.Describe(err) as client text. It must be safe
+// response and uses only reason.Describe(err) as client text. With an error,
+// a non-nil identity (a verified token the policy refused) is used for the
+// access log only. It must be safe
 // for concurrent use and should return promptly when ctx ends.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (*verify.Identity, error)
@@ -237,6 +239,11 @@ func (h *Handler) authenticate(ex *exchange, c *route, r *http.Request) (*verify
 	id, err := c.Auth.Authenticate(r.Context(), token)
 	if err != nil {
 		ex.issuer = h.issuerOf(err)
+		if id != nil {
+			// A policy refusal comes with the verified identity, so the
+			// access line can say whose request it was.
+			ex.subject = id.Subject
+		}
 		if r.Context().Err() != nil {
 			ex.reason = h.authError(c, err).reason
 			return nil, clientGone(err)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"github.com/authgate/authgate/internal/headers"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -94,18 +95,6 @@ type headerPlan struct {
 	sel  claims.Selector
 }
 
-// reservedHeaders may not carry identity: overwriting them would break
-// framing, routing or the gateway's own headers, or let a claim pose as the
-// client's credentials.
-var reservedHeaders = map[string]bool{
-	"Authorization": true, "Proxy-Authorization": true, "Cookie": true,
-	"Host": true, "Content-Length": true, "Content-Type": true, "Content-Encoding": true,
-	"Transfer-Encoding": true, "Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
-	"Te": true, "Trailer": true, "Upgrade": true, "Expect": true,
-	"X-Request-Id": true, "Forwarded": true,
-	"X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true,
-}
-
 // compileRoute validates r and precomputes everything a request needs.
 func compileRoute(r Route) (*route, error) {
 	if r.Name == "" {
@@ -116,7 +105,7 @@ func compileRoute(r Route) (*route, error) {
 	}
 	c := &route{Route: r, host: strings.ToLower(hostname(r.Host))}
 	for _, m := range r.Methods {
-		if m == "" || strings.ContainsFunc(m, func(c rune) bool { return !isTokenChar(c) }) {
+		if !headers.IsToken(m) {
 			return nil, fmt.Errorf("methods: %q is not a method name", m)
 		}
 		c.methods = append(c.methods, strings.ToUpper(m))
@@ -202,11 +191,11 @@ func checkUpstream(u *url.URL) error {
 // identityHeaderName validates an identity header name and returns its
 // canonical form; seen catches a name used twice on one route.
 func identityHeaderName(name string, seen map[string]bool) (string, error) {
-	if name == "" || strings.ContainsFunc(name, func(c rune) bool { return !isTokenChar(c) }) {
+	if !headers.IsToken(name) {
 		return "", fmt.Errorf("%q is not a header name", name)
 	}
 	canon := textproto.CanonicalMIMEHeaderKey(name)
-	if reservedHeaders[canon] {
+	if headers.Reserved(canon) {
 		return "", fmt.Errorf("%q is set by the gateway or the protocol and cannot carry a claim", name)
 	}
 	if seen[canon] {
@@ -214,15 +203,6 @@ func identityHeaderName(name string, seen map[string]bool) (string, error) {
 	}
 	seen[canon] = true
 	return canon, nil
-}
-
-// isTokenChar reports whether c may appear in an RFC 9110 §5.6.2 token.
-func isTokenChar(c rune) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.ContainsRune("!#$%&'*+-.^_`|~", c)
 }
 
 // matches reports whether r is for this route. path is the decoded path,

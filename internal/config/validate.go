@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"github.com/authgate/authgate/internal/headers"
 	"net"
 	"net/url"
 	"slices"
@@ -139,6 +140,11 @@ func validateIssuers(c *Config, p *problems) {
 		if j.MinRefreshInterval > j.RefreshInterval && j.RefreshInterval > 0 {
 			p.add(ip+".jwks.min_refresh_interval", "must not exceed refresh_interval (%s)", j.RefreshInterval)
 		}
+		// Shorter than the refresh interval, the last good set would lapse
+		// between two scheduled refreshes whenever one fetch fails.
+		if j.MaxStale > 0 && j.MaxStale < j.RefreshInterval {
+			p.add(ip+".jwks.max_stale", "must not be shorter than refresh_interval (%s)", j.RefreshInterval)
+		}
 	}
 }
 
@@ -210,12 +216,12 @@ func validateCORS(c *Config, p *problems) {
 		}
 	}
 	for k, h := range co.AllowedHeaders {
-		if !isToken(h) {
+		if !headers.IsToken(h) {
 			p.add(indexPath("cors.allowed_headers", k), "must be a header name")
 		}
 	}
 	for k, h := range co.ExposedHeaders {
-		if !isToken(h) {
+		if !headers.IsToken(h) {
 			p.add(indexPath("cors.exposed_headers", k), "must be a header name")
 		}
 	}

@@ -1,10 +1,11 @@
 package config
 
 import (
+	"github.com/authgate/authgate/internal/claims"
+	"github.com/authgate/authgate/internal/headers"
 	"net"
 	"net/textproto"
 	"net/url"
-	"slices"
 	"strings"
 )
 
@@ -155,23 +156,13 @@ func validateForward(p *problems, fp string, f Forward) {
 	}
 }
 
-// gatewayOwned are headers the gateway or net/http manage itself; letting a
-// route set them from a claim would break framing, routing or the gateway's
-// own X-Forwarded-*/X-Request-Id guarantees (CONTRACT §3.5).
-var gatewayOwned = []string{
-	"Host", "Content-Length", "Transfer-Encoding", "Connection", "Authorization",
-	"X-Request-Id", "Forwarded",
-	// Hop-by-hop (RFC 9110 §7.6.1): the proxy removes them in transit.
-	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade",
-}
-
 // checkHeaderName checks a header the gateway sets upstream.
 func checkHeaderName(p *problems, path, name string) {
 	canon := textproto.CanonicalMIMEHeaderKey(name)
 	switch {
-	case !isToken(name):
+	case !headers.IsToken(name):
 		p.add(path, "header %s is not a valid header name", quoteShort(name))
-	case slices.Contains(gatewayOwned, canon) || strings.HasPrefix(canon, "X-Forwarded-"):
+	case headers.Reserved(canon):
 		p.add(path, "header %s is managed by the gateway and cannot be set from a claim", quoteShort(name))
 	}
 }
@@ -179,26 +170,14 @@ func checkHeaderName(p *problems, path, name string) {
 // checkClaimRef checks the claim a header is filled from: a top-level claim
 // name, or an RFC 6901 JSON Pointer when it starts with "/".
 func checkClaimRef(p *problems, path, header, ref string) {
-	switch {
-	case ref == "":
+	if ref == "" {
 		p.add(path, "header %s needs a claim name or JSON Pointer", quoteShort(header))
-	case strings.HasPrefix(ref, "/") && !isJSONPointer(ref):
-		p.add(path, `header %s: %s is not a valid JSON Pointer ("~" must be written "~0", "/" inside a name "~1")`, quoteShort(header), quoteShort(ref))
+		return
 	}
-}
-
-// isJSONPointer reports whether s is an RFC 6901 JSON Pointer: "" or "/..."
-// with "~" only in the escapes "~0" and "~1".
-func isJSONPointer(s string) bool {
-	if s != "" && s[0] != '/' {
-		return false
+	// The proxy compiles the same selector; its error is the one to show.
+	if _, err := claims.Compile(ref); err != nil {
+		p.add(path, "header %s: %v", quoteShort(header), err)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '~' && (i+1 == len(s) || s[i+1] != '0' && s[i+1] != '1') {
-			return false
-		}
-	}
-	return true
 }
 
 // firstFold returns the alphabetically first key of m equal to name under
@@ -224,22 +203,10 @@ func hasHeaderFold(m map[string]string, name string) bool {
 
 // isToken reports whether s is an RFC 9110 §5.6.2 token (header names,
 // methods).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
 
 // isMethod reports whether s is a method token without lowercase letters;
 // methods are case-sensitive and the standard ones are uppercase.
-func isMethod(s string) bool { return isToken(s) && strings.ToUpper(s) == s }
+func isMethod(s string) bool { return headers.IsToken(s) && strings.ToUpper(s) == s }
 
 // isScopeToken reports whether s is an RFC 6749 §3.3 scope-token: it is
 // echoed inside scope="..." in WWW-Authenticate.

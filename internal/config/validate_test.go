@@ -153,6 +153,20 @@ routes:
 			},
 		},
 		{
+			name: "max_stale shorter than refresh_interval",
+			yaml: `issuers:
+  - name: main
+    issuer: https://idp.example.com
+    audiences: [api]
+    jwks: { max_stale: 1m }
+routes:
+  - { name: api, match: { path_prefix: /api }, upstream: { url: http://api:8080 } }
+`,
+			want: []string{
+				"t.yaml:5: issuers[0].jwks.max_stale: must not be shorter than refresh_interval (15m0s)",
+			},
+		},
+		{
 			name: "duplicate issuer and route names, reserved route name",
 			yaml: `issuers:
   - { name: main, issuer: https://a.example.com, audiences: [api] }
@@ -293,7 +307,7 @@ routes:
 				`t.yaml:15: routes[0].forward.headers.X-Request-ID: header "X-Request-ID" is managed by the gateway and cannot be set from a claim`,
 				`t.yaml:16: routes[0].forward.headers.Upgrade: header "Upgrade" is managed by the gateway and cannot be set from a claim`,
 				`t.yaml:17: routes[0].forward.headers.X-Empty: header "X-Empty" needs a claim name or JSON Pointer`,
-				`t.yaml:18: routes[0].forward.headers.X-Bad-Pointer: header "X-Bad-Pointer": "/a~2b" is not a valid JSON Pointer ("~" must be written "~0", "/" inside a name "~1")`,
+				`t.yaml:18: routes[0].forward.headers.X-Bad-Pointer: header "X-Bad-Pointer": claim selector "/a~2b": reference token 1: "~2" is not an escape (use "~0" for "~", "~1" for "/")`,
 				`t.yaml:21: routes[0].forward.headers.x-dup: header "x-dup" is also listed as "X-Dup" (header names are case-insensitive)`,
 				`t.yaml:22: routes[0].forward.claims_header: header "Connection" is managed by the gateway and cannot be set from a claim`,
 				`t.yaml:28: routes[1].forward.claims_header: header "x-claims" is also set by forward.headers`,

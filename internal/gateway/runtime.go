@@ -182,7 +182,7 @@ func (a authenticator) Authenticate(ctx context.Context, token string) (*verify.
 		return nil, err
 	}
 	if err := a.policy.Check(id.Scopes, id.Claims); err != nil {
-		return nil, &verify.Error{Issuer: id.Issuer, Err: err}
+		return id, &verify.Error{Issuer: id.Issuer, Err: err}
 	}
 	return id, nil
 }

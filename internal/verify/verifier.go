@@ -143,14 +143,19 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact)
 	input := []byte(c.signingInput)
 	kid := c.header.kid
 	if kid == "" {
-		// No kid: every key that fits the algorithm is a candidate.
-		// Failing them all means none of the issuer's keys signed this.
-		for _, k := range keys.Candidates("", alg.alg) {
+		// No kid: every key that fits the algorithm is a candidate. With
+		// none, the key is unknown; with some that all fail, the signature
+		// is what is wrong.
+		cands := keys.Candidates("", alg.alg)
+		if len(cands) == 0 {
+			return "", fmt.Errorf("%w: the issuer has no key for this algorithm (token has no kid)", reason.ErrUnknownKey)
+		}
+		for _, k := range cands {
 			if alg.verifier.Verify(input, c.signature, k.Public) == nil {
 				return k.KID, nil
 			}
 		}
-		return "", fmt.Errorf("%w: no key of the issuer verifies the signature (token has no kid)", reason.ErrUnknownKey)
+		return "", fmt.Errorf("%w: no key of the issuer verifies the signature (token has no kid)", reason.ErrBadSignature)
 	}
 
 	cands := keys.Candidates(kid, alg.alg)

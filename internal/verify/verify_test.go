@@ -2,6 +2,9 @@ package verify
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -108,6 +111,13 @@ func TestVerify(t *testing.T) {
 	}
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 
+	// The issuer publishes no P-521 key, so an ES512 token without a kid
+	// has no candidate key at all.
+	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// A token just over the size limit, validly signed otherwise.
 	big := claims(issMain, map[string]any{"pad": strings.Repeat("x", MaxTokenSize)})
 
@@ -176,18 +186,19 @@ func TestVerify(t *testing.T) {
 
 		// Step 5: keys. Keys named or carried by the header are never used.
 		{name: "unknown kid", token: sign(t, jwa.RS256, k.evilRSA, kid("evil"), ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "no kid, attacker key", token: sign(t, jwa.RS256, k.evilRSA, nil, ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "embedded jwk, no kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "no kid, attacker key", token: sign(t, jwa.RS256, k.evilRSA, nil, ok), want: reason.BadSignature, issuer: "main"},
+		{name: "embedded jwk, no kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
 		{name: "embedded jwk, its own kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"kid": "evil", "jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.UnknownKey, issuer: "main"},
 		{name: "embedded jwk, trusted kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"kid": "rsa1", "jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
-		{name: "embedded EC jwk, no kid", token: sign(t, jwa.ES256, k.evilEC, map[string]any{"jwk": mustJWK(t, &k.evilEC.PublicKey)}, ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "embedded EC jwk, no kid", token: sign(t, jwa.ES256, k.evilEC, map[string]any{"jwk": mustJWK(t, &k.evilEC.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
 		{name: "jku to attacker JWKS", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"kid": "evil", "jku": f.evil.URL + "/jku"}, ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "jku to attacker JWKS, no kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"jku": f.evil.URL + "/jku"}, ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "jku to attacker JWKS, no kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"jku": f.evil.URL + "/jku"}, ok), want: reason.BadSignature, issuer: "main"},
 		{name: "x5u to attacker", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"kid": "rsa1", "x5u": f.evil.URL + "/x5u"}, ok), want: reason.BadSignature, issuer: "main"},
 		{name: "kid of an RSA key, alg ES256", token: sign(t, jwa.ES256, k.ec, kid("rsa1"), ok), want: reason.UnknownKey, issuer: "main"},
 		{name: "kid of an RS256-only key, alg PS256", token: sign(t, jwa.PS256, k.rsa2, kid("rsa2"), ok), want: reason.UnknownKey, issuer: "main"},
 		{name: "signed ES256, header ES384, P-256 kid", token: signRaw(t, `{"alg":"ES384","kid":"ec1"}`, ok, jwa.ES256, k.ec), want: reason.UnknownKey, issuer: "main"},
-		{name: "signed ES256, header ES384, no kid", token: signRaw(t, `{"alg":"ES384"}`, ok, jwa.ES256, k.ec), want: reason.UnknownKey, issuer: "main"},
+		{name: "signed ES256, header ES384, no kid", token: signRaw(t, `{"alg":"ES384"}`, ok, jwa.ES256, k.ec), want: reason.BadSignature, issuer: "main"},
+		{name: "no kid, no key for the algorithm", token: sign(t, jwa.ES512, p521, nil, ok), want: reason.UnknownKey, issuer: "main"},
 		{name: "keys unavailable", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issDown, nil)), want: reason.KeysUnavailable, issuer: "down"},
 		{name: "keys unavailable, bad token otherwise", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issDown, map[string]any{"exp": at(-time.Hour)})), want: reason.KeysUnavailable, issuer: "down"},
 
@@ -378,8 +389,8 @@ func TestUnknownKIDRefetch(t *testing.T) {
 	// Tokens without a kid never trigger a fetch, even after the interval.
 	clk.Advance(time.Minute)
 	_, err = v.Verify(context.Background(), sign(t, jwa.RS256, k.evilRSA, nil, claimsFor(issMain)))
-	if got := reason.Of(err); got != reason.UnknownKey {
-		t.Errorf("got %q, want %q", got, reason.UnknownKey)
+	if got := reason.Of(err); got != reason.BadSignature {
+		t.Errorf("got %q, want %q", got, reason.BadSignature)
 	}
 	if got := srv.hits.Load() - before; got != 1 {
 		t.Errorf("got %d fetches, want 1", got)

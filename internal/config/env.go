@@ -135,14 +135,7 @@ func FromEnv(env Env) (*Config, error) {
 	for path, name := range sidecarPaths {
 		loc.vars[path] = name
 	}
-	if err := applyOverrides(cfg, env, loc); err != nil {
-		return nil, err
-	}
-	fillDefaults(cfg, loc)
-	if err := cfg.check(loc); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return finish(cfg, env, loc)
 }
 
 // parseHeaderPairs parses AUTHGATE_FORWARD_HEADERS items "Header=claim".

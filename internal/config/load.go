@@ -45,6 +45,12 @@ func Parse(name string, data []byte, env Env) (*Config, error) {
 		return nil, err
 	}
 	cfg.Source = name
+	return finish(cfg, env, loc)
+}
+
+// finish applies the AUTHGATE_* overrides, fills defaults and validates: the
+// steps a file and the environment-only mode share.
+func finish(cfg *Config, env Env, loc *locator) (*Config, error) {
 	if err := applyOverrides(cfg, env, loc); err != nil {
 		return nil, err
 	}

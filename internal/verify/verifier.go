@@ -142,24 +142,9 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact)
 	}
 	input := []byte(c.signingInput)
 	kid := c.header.kid
-	if kid == "" {
-		// No kid: every key that fits the algorithm is a candidate. With
-		// none, the key is unknown; with some that all fail, the signature
-		// is what is wrong.
-		cands := keys.Candidates("", alg.alg)
-		if len(cands) == 0 {
-			return "", fmt.Errorf("%w: the issuer has no key for this algorithm (token has no kid)", reason.ErrUnknownKey)
-		}
-		for _, k := range cands {
-			if alg.verifier.Verify(input, c.signature, k.Public) == nil {
-				return k.KID, nil
-			}
-		}
-		return "", fmt.Errorf("%w: no key of the issuer verifies the signature (token has no kid)", reason.ErrBadSignature)
-	}
-
+	// Without a kid, every key that fits the algorithm is a candidate.
 	cands := keys.Candidates(kid, alg.alg)
-	if len(cands) == 0 {
+	if len(cands) == 0 && kid != "" {
 		// Maybe the issuer rotated keys since the last fetch. The cache
 		// shares and rate-limits this refetch, so a flood of made-up kids
 		// costs at most one fetch per min_refresh_interval.
@@ -170,14 +155,14 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact)
 	}
 	if len(cands) == 0 {
 		// A present kid never falls back to other keys (CONTRACT §3.3 step 5).
-		return "", fmt.Errorf("%w: kid not in the issuer's key set for this algorithm", reason.ErrUnknownKey)
+		return "", fmt.Errorf("%w: no key in the issuer's set for kid %q and this algorithm", reason.ErrUnknownKey, kid)
 	}
 	for _, k := range cands {
 		if alg.verifier.Verify(input, c.signature, k.Public) == nil {
 			return k.KID, nil
 		}
 	}
-	return "", fmt.Errorf("%w: signature does not verify with the key named by kid", reason.ErrBadSignature)
+	return "", fmt.Errorf("%w: no candidate key verifies the signature", reason.ErrBadSignature)
 }
 
 // keysUnavailable makes err a keys_unavailable error, wrapping the sentinel

@@ -23,7 +23,7 @@ func (c *Config) Describe(w io.Writer) {
 	fmt.Fprintln(w, "listeners:")
 	fmt.Fprintf(w, "  gateway  %s (%s)\n", s.Listen, scheme)
 	if admin := s.AdminAddr(); admin != "" {
-		fmt.Fprintf(w, "  admin    %s (/metrics /healthz /readyz)\n", admin)
+		fmt.Fprintf(w, "  admin    %s (/healthz /readyz)\n", admin)
 	} else {
 		fmt.Fprintln(w, "  admin    disabled")
 	}

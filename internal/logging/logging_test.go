@@ -1,0 +1,45 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestParseLevel(t *testing.T) {
+	for in, want := range map[string]slog.Level{"debug": slog.LevelDebug, "": slog.LevelInfo, "INFO": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError} {
+		got, err := ParseLevel(in)
+		if err != nil || got != want {
+			t.Errorf("ParseLevel(%q): got %v, %v, want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseLevel("verbose"); err == nil {
+		t.Error("ParseLevel(verbose): want an error")
+	}
+}
+
+func TestFormats(t *testing.T) {
+	level := new(slog.LevelVar)
+	var buf bytes.Buffer
+	New(&buf, "json", level).Info("hello", "k", "v")
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil || m["msg"] != "hello" || m["k"] != "v" {
+		t.Errorf("json line: got %q (%v)", buf.String(), err)
+	}
+
+	// Text to a non-terminal: no colour escapes; a raised level filters.
+	buf.Reset()
+	lg := New(&buf, "text", level)
+	lg.Info("plain")
+	if strings.Contains(buf.String(), "\x1b[") || !strings.Contains(buf.String(), "plain") {
+		t.Errorf("text line: got %q, want no escapes", buf.String())
+	}
+	buf.Reset()
+	level.Set(slog.LevelWarn)
+	lg.Info("hidden")
+	if buf.Len() != 0 {
+		t.Errorf("info at warn level: got %q, want nothing", buf.String())
+	}
+}

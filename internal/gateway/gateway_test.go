@@ -23,7 +23,7 @@ import (
 
 // serveTest runs Serve in the background on loopback and returns the
 // gateway and admin base URLs and a stop function that waits for Serve.
-func serveTest(t *testing.T, yaml string) (gw, admin string, stop func() error) {
+func serveTest(t testing.TB, yaml string) (gw, admin string, stop func() error) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {

@@ -28,9 +28,10 @@ const maxExactFloat = 1 << 53
 //
 // The error wraps reason.ErrUnforwardableClaim when the result cannot be an
 // HTTP field value (RFC 9110 §5.5): it holds a control character other than
-// HTAB (CR, LF, NUL, DEL, …). Such a value is refused, never cleaned, so an
-// upstream sees either the claim or nothing. The error text does not quote
-// the value.
+// HTAB (CR, LF, NUL, DEL, …), or begins or ends with a space or tab, which
+// HTTP parsers trim (" admin " would arrive as "admin", a different value).
+// Such a value is refused, never cleaned, so an upstream sees either the
+// claim exactly or nothing. The error text does not quote the value.
 func HeaderValue(v any) (string, error) {
 	s, err := encode(v)
 	if err != nil {
@@ -38,6 +39,9 @@ func HeaderValue(v any) (string, error) {
 	}
 	if i := invalidFieldByte(s); i >= 0 {
 		return "", fmt.Errorf("%w: control character 0x%02x at byte %d", reason.ErrUnforwardableClaim, s[i], i)
+	}
+	if s != "" && (isBlank(s[0]) || isBlank(s[len(s)-1])) {
+		return "", fmt.Errorf("%w: leading or trailing whitespace would be trimmed in transit", reason.ErrUnforwardableClaim)
 	}
 	return s, nil
 }
@@ -53,6 +57,8 @@ func invalidFieldByte(s string) int {
 	}
 	return -1
 }
+
+func isBlank(b byte) bool { return b == ' ' || b == '\t' }
 
 func encode(v any) (string, error) {
 	if s, ok, err := scalar(v); ok || err != nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/authgate/authgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,7 +21,6 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/authgate/authgate/internal/demo"
 )
@@ -284,23 +284,6 @@ func (fx *gwFixture) claims(iss string, edits map[string]any) map[string]any {
 	return c
 }
 
-// sign makes a compact JWS with jws.Sign over the exact payload bytes; hdr
-// members (kid, typ, jku, crit, …) go into the protected header.
-func signToken(t *testing.T, alg jwa.SignatureAlgorithm, key any, hdr map[string]any, payload []byte) string {
-	t.Helper()
-	h := jws.NewHeaders()
-	for name, v := range hdr {
-		if err := h.Set(name, v); err != nil {
-			t.Fatalf("header %s: %v", name, err)
-		}
-	}
-	out, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatalf("sign %s: %v", alg, err)
-	}
-	return string(out)
-}
-
 func jsonOf(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -313,7 +296,7 @@ func jsonOf(t *testing.T, v any) []byte {
 // tokenFor signs claims with the main RSA key as RS256 with kid rsa-1.
 func (fx *gwFixture) tokenFor(t *testing.T, c map[string]any) string {
 	t.Helper()
-	return signToken(t, jwa.RS256, fx.keys.rsa, map[string]any{"kid": "rsa-1"}, jsonOf(t, c))
+	return testkit.SignJWS(t, jwa.RS256, fx.keys.rsa, map[string]any{"kid": "rsa-1"}, jsonOf(t, c))
 }
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/authgate/authgate/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -173,17 +174,7 @@ func sign(tb testing.TB, alg jwa.SignatureAlgorithm, key any, hdr map[string]any
 
 func signPayload(tb testing.TB, alg jwa.SignatureAlgorithm, key any, hdr map[string]any, payload []byte) string {
 	tb.Helper()
-	h := jws.NewHeaders()
-	for name, v := range hdr {
-		if err := h.Set(name, v); err != nil {
-			tb.Fatalf("header %s: %v", name, err)
-		}
-	}
-	tok, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		tb.Fatalf("jws.Sign(%s): %v", alg, err)
-	}
-	return string(tok)
+	return testkit.SignJWS(tb, alg, key, hdr, payload)
 }
 
 // signRaw signs with sigAlg over a header given verbatim as JSON, for

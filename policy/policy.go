@@ -6,6 +6,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/authgate/authgate/internal/reason"
@@ -17,14 +18,33 @@ type Rules struct {
 	Scopes []string
 	// AnyScopes, when non-empty, must have at least one granted.
 	AnyScopes []string
+	// Claims must every entry hold (CONTRACT §3.4). A key is a top-level
+	// claim name, or an RFC 6901 JSON Pointer when it starts with "/"
+	// ("https://example.com/roles" is a name and needs no escaping). A
+	// value is a scalar (string, bool, any Go integer or float type,
+	// json.Number), which the claim must equal or, when the claim is an
+	// array, contain; or a non-empty list of scalars ([]any or []string),
+	// with which the claim (a scalar or an array) must share an element.
+	Claims map[string]any
 }
 
-// requirement is one compiled check against the identity. Scope rules are
-// requirements, and claim rules (§3.4 claims) slot in beside them: New
-// compiles each rule once, Check runs them in order and stops at the first
-// failure.
-type requirement interface {
-	check(scopes []string, claims map[string]any) error
+// tester is one compiled requirement's test. It returns ok, or a detail
+// saying why not that never quotes the token's claim values.
+type tester interface {
+	test(scopes []string, claims map[string]any) (ok bool, detail string)
+}
+
+// requirement is one compiled rule: what it requires (for Explain and
+// logs), the reason sentinel its failure wraps, and its test. Check and
+// Explain both run exactly these, so they cannot disagree.
+type requirement struct {
+	text string
+	deny error
+	t    tester
+}
+
+func (r *requirement) fail(detail string) error {
+	return fmt.Errorf("%w: %s: %s", r.deny, r.text, detail)
 }
 
 // Policy is a compiled, immutable set of Rules. It is safe for concurrent use.
@@ -33,9 +53,28 @@ type Policy struct {
 	required []string // for WWW-Authenticate scope="…"
 }
 
+// Result is the outcome of one policy requirement, for explain.
+type Result struct {
+	// Requirement says what is required, in configuration terms:
+	// `scopes: all of [read write]`, `any_scopes: one of [a b]`,
+	// `claims["/realm_access/roles"]: one of ["admin"]`,
+	// `claims["org_code"]: "org_123"`. Its values come from the
+	// configuration, never from a token.
+	Requirement string
+	// OK reports whether the requirement holds.
+	OK bool
+	// Detail says why it does not hold ("missing scope write", "claim
+	// absent", "claim value does not match"); empty when OK. It never
+	// quotes the token's claim values.
+	Detail string
+}
+
 // New validates and compiles r. Scope names must be RFC 6749 §3.3
 // scope-tokens: non-empty, printable ASCII, no space, '"' or '\'. Such names
 // can be quoted in WWW-Authenticate without escaping. Duplicates are dropped.
+// Each Claims entry is compiled as CompileClaim describes; an invalid JSON
+// Pointer, a null, an object, an empty list or a list holding anything but
+// scalars is an error naming the key, e.g. `claims["roles"]: empty list: …`.
 func New(r Rules) (*Policy, error) {
 	all, err := scopeList("scopes", r.Scopes)
 	if err != nil {
@@ -47,26 +86,64 @@ func New(r Rules) (*Policy, error) {
 	}
 	p := &Policy{}
 	if len(all) > 0 {
-		p.reqs = append(p.reqs, allScopes(all))
+		p.reqs = append(p.reqs, requirement{
+			text: "scopes: all of [" + strings.Join(all, " ") + "]",
+			deny: reason.ErrInsufficientScope,
+			t:    allScopes(all),
+		})
 	}
 	if len(anyOf) > 0 {
-		p.reqs = append(p.reqs, anyScopes(anyOf))
+		p.reqs = append(p.reqs, requirement{
+			text: "any_scopes: one of [" + strings.Join(anyOf, " ") + "]",
+			deny: reason.ErrInsufficientScope,
+			t:    anyScopes(anyOf),
+		})
+	}
+	// Sorted keys: map order is random, and the first failure Check
+	// reports (and Explain's order) must not change from run to run.
+	keys := make([]string, 0, len(r.Claims))
+	for k := range r.Claims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		c, cond, err := compileClaim(k, r.Claims[k])
+		if err != nil {
+			return nil, fmt.Errorf("claims[%q]: %w", k, err)
+		}
+		p.reqs = append(p.reqs, requirement{text: claimText(k, cond), deny: reason.ErrClaimMismatch, t: c})
 	}
 	p.required = dedupe(append(append([]string(nil), all...), anyOf...))
 	return p, nil
 }
 
-// Check returns nil when scopes (the granted scopes) and claims satisfy the
-// rules. Otherwise it returns an error wrapping reason.ErrInsufficientScope
-// whose detail names the missing scopes; it never quotes claim values.
-// A Policy with no rules allows everything.
+// Check returns nil when scopes (the granted scopes) and claims (the
+// verified payload, numbers as json.Number) satisfy the rules. Otherwise it
+// returns the first failure in Explain's order: scopes, any_scopes, then
+// claims by key. A scope failure wraps reason.ErrInsufficientScope, a claim
+// failure reason.ErrClaimMismatch; the detail names the requirement and
+// never quotes claim values. A Policy with no rules allows everything.
 func (p *Policy) Check(scopes []string, claims map[string]any) error {
-	for _, r := range p.reqs {
-		if err := r.check(scopes, claims); err != nil {
-			return err
+	for i := range p.reqs {
+		r := &p.reqs[i]
+		if ok, detail := r.t.test(scopes, claims); !ok {
+			return r.fail(detail)
 		}
 	}
 	return nil
+}
+
+// Explain evaluates every requirement (not stopping at the first failure)
+// and returns one Result each, in Check's order; Check fails iff some Result
+// is not OK. A Policy with no rules returns no Results.
+func (p *Policy) Explain(scopes []string, claims map[string]any) []Result {
+	out := make([]Result, len(p.reqs))
+	for i := range p.reqs {
+		r := &p.reqs[i]
+		ok, detail := r.t.test(scopes, claims)
+		out[i] = Result{Requirement: r.text, OK: ok, Detail: detail}
+	}
+	return out
 }
 
 // RequiredScopes lists the scopes to name in WWW-Authenticate scope="…"
@@ -77,29 +154,32 @@ func (p *Policy) RequiredScopes() []string { return p.required }
 // allScopes requires every listed scope.
 type allScopes []string
 
-func (a allScopes) check(granted []string, _ map[string]any) error {
+func (a allScopes) test(granted []string, _ map[string]any) (bool, string) {
 	var missing []string
 	for _, s := range a {
 		if !contains(granted, s) {
 			missing = append(missing, s)
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: missing scopes %s", reason.ErrInsufficientScope, strings.Join(missing, " "))
+	switch len(missing) {
+	case 0:
+		return true, ""
+	case 1:
+		return false, "missing scope " + missing[0]
 	}
-	return nil
+	return false, "missing scopes " + strings.Join(missing, " ")
 }
 
 // anyScopes requires at least one listed scope.
 type anyScopes []string
 
-func (a anyScopes) check(granted []string, _ map[string]any) error {
+func (a anyScopes) test(granted []string, _ map[string]any) (bool, string) {
 	for _, s := range a {
 		if contains(granted, s) {
-			return nil
+			return true, ""
 		}
 	}
-	return fmt.Errorf("%w: requires one of the scopes %s", reason.ErrInsufficientScope, strings.Join(a, " "))
+	return false, "none of them granted"
 }
 
 // contains is a linear scan: scope lists are short, and a map per request
@@ -150,6 +230,6 @@ func dedupe(list []string) []string {
 }
 
 var (
-	_ requirement = allScopes(nil)
-	_ requirement = anyScopes(nil)
+	_ tester = allScopes(nil)
+	_ tester = anyScopes(nil)
 )

@@ -26,7 +26,7 @@ func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        c.rewrite,
 		Transport:      rt,
-		ModifyResponse: modifyResponse,
+		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.proxyError,
 		// ReverseProxy's own messages (a body copy that broke off) never
 		// carry the request URL; keep them in the structured log anyway.
@@ -140,13 +140,24 @@ func joinPath(base, p string) string {
 }
 
 // modifyResponse runs when the upstream's response headers arrive.
-func modifyResponse(res *http.Response) error {
+func (h *Handler) modifyResponse(res *http.Response) error {
 	if ex := exchangeFrom(res.Request.Context()); ex != nil {
 		ex.upstreamDur = time.Since(ex.upstreamStart)
+		if ex.rec.Header().Get("X-Request-Id") == "" {
+			// An interim response (103 Early Hints) went out with the
+			// headers set before forwarding, and ReverseProxy cleared them
+			// afterwards; the final response needs them too. The outbound
+			// request has the client's method and Origin.
+			ex.rec.Header().Set("X-Request-Id", ex.requestID)
+			h.cors.begin(&ex.rec, res.Request)
+		}
 	}
 	// The gateway's X-Request-Id is already on the response; an upstream
 	// copy would make two.
 	res.Header.Del("X-Request-Id")
+	if h.cors != nil {
+		stripUpstreamCORS(res.Header) // the gateway's CORS headers are already on the response
+	}
 	return nil
 }
 

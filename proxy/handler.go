@@ -52,6 +52,10 @@ type Options struct {
 	// http.DefaultTransport tuned for a gateway, owned by the Handler.
 	// Route timeouts apply whatever the transport.
 	Transport http.RoundTripper
+	// CORS, if set, makes the gateway answer CORS preflights itself and put
+	// CORS headers on every response (CONTRACT §3.7). Nil: no CORS handling
+	// at all; OPTIONS is routed and authenticated like any other method.
+	CORS *CORS
 }
 
 // Handler is the gateway's http.Handler for one configuration. It is
@@ -65,6 +69,7 @@ type Handler struct {
 	observe   func(Outcome)
 	transport http.RoundTripper
 	owned     *http.Transport // the transport New made, closed by Close
+	cors      *corsPolicy     // nil: no CORS handling
 	// strip holds every header any route sets, canonical: removed from
 	// every incoming request.
 	strip map[string]bool
@@ -95,6 +100,13 @@ func New(o Options) (*Handler, error) {
 	if h.issuerOf == nil {
 		h.issuerOf = func(error) string { return "" }
 	}
+	if o.CORS != nil {
+		p, err := newCORS(*o.CORS)
+		if err != nil {
+			return nil, fmt.Errorf("cors: %w", err)
+		}
+		h.cors = p
+	}
 	if h.transport == nil {
 		h.owned = newTransport()
 		h.transport = h.owned
@@ -121,9 +133,10 @@ func New(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// ServeHTTP handles one request in the contract's order: request id → strip
-// identity headers → path check → route → authentication → forward. It
-// writes exactly one access line, after the response.
+// ServeHTTP handles one request in the contract's order: request id → CORS
+// headers → strip identity headers → path check → CORS preflight → route →
+// authentication → forward. It writes exactly one access line, after the
+// response.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{start: time.Now(), rec: recorder{ResponseWriter: w}}
 	ex.requestID = requestID(r.Header)
@@ -148,9 +161,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(ex, r)
 	}()
 
+	preflight := h.cors.begin(&ex.rec, r)
 	r = h.stripIdentity(r)
 	if err := checkPath(r.URL.Path); err != nil {
+		if preflight {
+			// Refused too: answering it would let the browser send a
+			// request that can never be served.
+			h.cors.refusedPreflight(&ex.rec)
+		}
 		h.render(ex, badPath(err))
+		return
+	}
+	if preflight {
+		h.preflight(ex, r)
 		return
 	}
 	c := h.match(r)

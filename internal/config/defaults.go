@@ -48,8 +48,8 @@ var (
 	defaultCORSHeaders    = []string{"Authorization", "Content-Type"}
 )
 
-// fillDefaults sets every field that neither the file nor the environment
-// set. "Set" comes from loc, so an explicit zero (clock_skew: 0s) or an
+// fillDefaults merges the defaults block into the routes, then sets every
+// field that neither the file, the environment nor the defaults block set. "Set" comes from loc, so an explicit zero (clock_skew: 0s) or an
 // explicit empty list (token_types: []) is kept and validated as written.
 func fillDefaults(c *Config, loc *locator) {
 	str := func(dst *string, path, def string) {
@@ -114,6 +114,7 @@ func fillDefaults(c *Config, loc *locator) {
 		dur(&c.CORS.MaxAge, "cors.max_age", defaultCORSMaxAge)
 	}
 
+	mergeDefaults(c, loc)
 	for i := range c.Routes {
 		r, p := &c.Routes[i], fmt.Sprintf("routes[%d]", i)
 		dur(&r.Upstream.Timeout, p+".upstream.timeout", defaultUpstreamTimeout)

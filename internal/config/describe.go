@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/authgate/authgate/policy"
 )
 
 // Describe writes a human-readable summary of the resolved configuration for
 // `authgate check`: listeners, each issuer (name, iss, jwks source,
 // audiences, algorithms), and each route in order (name, match, upstream,
-// auth mode, issuers, audiences, scopes, forwarded headers), then warnings.
+// auth mode, issuers, audiences, scopes, claims, forwarded headers), then
+// warnings. Routes are shown with the defaults block merged in.
 // It prints configuration values only, never secrets: the configuration
 // holds none (client secrets are referenced by file or variable name).
 func (c *Config) Describe(w io.Writer) {
@@ -53,6 +56,9 @@ func (c *Config) Describe(w io.Writer) {
 			field("issuers", list(r.Auth.Issuers, "all"))
 			field("audiences", list(r.Auth.Audiences, "the issuer's"))
 			field("scopes", describeScopes(r.Auth))
+			if len(r.Auth.Claims) > 0 {
+				field("claims", describeClaims(r.Auth.Claims))
+			}
 		}
 		field("forward", describeHeaders(r.Forward.Headers))
 		if r.Forward.ClaimsHeader != "" {
@@ -113,6 +119,20 @@ func describeScopes(a Auth) string {
 	}
 	if len(parts) == 0 {
 		return "none required"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// describeClaims prints each claim rule as policy compiles it, in the
+// order the policy checks them (by key).
+func describeClaims(c ClaimRules) string {
+	parts := make([]string, 0, len(c))
+	for _, key := range sortedKeys(c) {
+		cond, err := policy.CompileClaim(key, c[key])
+		if err != nil { // validation refuses these; never expected here
+			cond = "invalid: " + err.Error()
+		}
+		parts = append(parts, key+": "+cond)
 	}
 	return strings.Join(parts, "; ")
 }

@@ -48,10 +48,14 @@ type locator struct {
 	// vars maps a field path to the environment variable that set it
 	// (§2.2 overrides, §2.3 environment-only mode).
 	vars map[string]string
+	// inherited holds the route field paths whose value was merged in from
+	// the defaults block (see mergeDefaults).
+	inherited map[string]bool
 }
 
 func newLocator(file string) *locator {
-	return &locator{file: file, lines: map[string]int{}, present: map[string]bool{}, vars: map[string]string{}}
+	return &locator{file: file, lines: map[string]int{}, present: map[string]bool{}, vars: map[string]string{},
+		inherited: map[string]bool{}}
 }
 
 // isSet reports whether the file or the environment gave path a non-null

@@ -82,7 +82,14 @@ type JWKS struct {
 	Timeout            time.Duration `yaml:"timeout"`              // default 5s
 }
 
-// Defaults are merged field by field into every route (CONTRACT §2.1).
+// Defaults are merged field by field into every route (CONTRACT §2.1): a
+// route field the file leaves out (or sets to null) takes the default's
+// value; one it sets, even to an empty list or mapping, keeps its own. Load
+// merges them before the built-in defaults apply, so the Routes of a loaded
+// Config already hold the merged result. auth.mode, auth.issuers,
+// auth.audiences, auth.scopes, auth.any_scopes, auth.claims,
+// forward.headers, forward.claims_header and forward.authorization are
+// merged; a route whose mode is none inherits no auth rules.
 type Defaults struct {
 	Auth    Auth    `yaml:"auth"`
 	Forward Forward `yaml:"forward"`
@@ -143,12 +150,12 @@ type Upstream struct {
 
 // Auth is a route's authentication and authorization rules.
 type Auth struct {
-	Mode      string         `yaml:"mode"` // required | optional | none; default required
-	Issuers   []string       `yaml:"issuers"`
-	Audiences []string       `yaml:"audiences"`
-	Scopes    []string       `yaml:"scopes"`
-	AnyScopes []string       `yaml:"any_scopes"`
-	Claims    map[string]any `yaml:"claims"`
+	Mode      string     `yaml:"mode"` // required | optional | none; default required
+	Issuers   []string   `yaml:"issuers"`
+	Audiences []string   `yaml:"audiences"`
+	Scopes    []string   `yaml:"scopes"`
+	AnyScopes []string   `yaml:"any_scopes"`
+	Claims    ClaimRules `yaml:"claims"`
 }
 
 // Forward says what the gateway adds to the upstream request.

@@ -14,8 +14,9 @@ import (
 // Validate re-runs validation (used after programmatic construction, e.g. by
 // the demo). It normalises the same fields Load does (a trailing slash on
 // path_prefix, the case of match.host and log names) and replaces Warnings,
-// but fills no defaults: a programmatically built Config must set every
-// field. Errors are joined *FieldError values naming c.Source, without lines.
+// but fills no defaults and merges no defaults block into the routes (Load
+// does both): a programmatically built Config must set every route field.
+// Errors are joined *FieldError values naming c.Source, without lines.
 func (c *Config) Validate() error {
 	return c.check(newLocator(cmp.Or(c.Source, "configuration")))
 }
@@ -205,8 +206,9 @@ func validateCORS(c *Config, p *problems) {
 		case httpURLProblem(o) != "":
 			p.add(op, "must be \"*\" or an origin such as https://app.example.com")
 		default:
-			if u, _ := url.Parse(o); u.Path != "" {
-				p.add(op, "an origin has no path: use scheme://host[:port]")
+			// The proxy canonicalises origins with the same function.
+			if _, err := headers.CanonicalOrigin(o); err != nil {
+				p.add(op, "%v", err)
 			}
 		}
 	}
@@ -231,16 +233,10 @@ func validateCORS(c *Config, p *problems) {
 }
 
 // notSupportedYet refuses the sections this release decodes but does not
-// implement yet (defaults, cors, credentials, upstream.credentials,
-// auth.claims). Remove each check when its feature lands.
+// implement yet (credentials, upstream.credentials). Remove each check when
+// its feature lands.
 func notSupportedYet(c *Config, p *problems) {
 	const msg = "not supported yet by this version of authgate"
-	if !c.Defaults.isEmpty() {
-		p.add("defaults", msg)
-	}
-	if c.CORS != nil {
-		p.add("cors", msg)
-	}
 	if len(c.Credentials) > 0 {
 		p.add("credentials", msg)
 	}
@@ -248,19 +244,7 @@ func notSupportedYet(c *Config, p *problems) {
 		if r.Upstream.Credentials != "" {
 			p.add(indexPath("routes", i)+".upstream.credentials", msg)
 		}
-		if len(r.Auth.Claims) > 0 {
-			p.add(indexPath("routes", i)+".auth.claims", msg)
-		}
 	}
-}
-
-// isEmpty reports whether the defaults block sets nothing ("defaults: {auth:
-// {}, forward: {}}" is empty).
-func (d Defaults) isEmpty() bool {
-	a, f := d.Auth, d.Forward
-	return a.Mode == "" && len(a.Issuers) == 0 && len(a.Audiences) == 0 && len(a.Scopes) == 0 &&
-		len(a.AnyScopes) == 0 && len(a.Claims) == 0 &&
-		len(f.Headers) == 0 && f.ClaimsHeader == "" && f.Authorization == ""
 }
 
 // checkName checks a name that others refer to: non-empty, unique, and not

@@ -1,12 +1,14 @@
 package config
 
 import (
-	"github.com/authgate/authgate/internal/claims"
-	"github.com/authgate/authgate/internal/headers"
 	"net"
 	"net/textproto"
 	"net/url"
 	"strings"
+
+	"github.com/authgate/authgate/internal/claims"
+	"github.com/authgate/authgate/internal/headers"
+	"github.com/authgate/authgate/policy"
 )
 
 func validateRoutes(c *Config, p *problems) {
@@ -21,6 +23,7 @@ func validateRoutes(c *Config, p *problems) {
 	for _, cr := range c.Credentials {
 		creds[cr.Name] = true
 	}
+	validateDefaults(p, c.Defaults, issuers)
 	names := map[string]int{}
 	for i, r := range c.Routes {
 		rp := indexPath("routes", i)
@@ -29,6 +32,24 @@ func validateRoutes(c *Config, p *problems) {
 		validateUpstream(p, rp+".upstream", r.Upstream, creds)
 		validateAuth(p, rp+".auth", r.Auth, issuers, len(c.Issuers))
 		validateForward(p, rp+".forward", r.Forward)
+	}
+}
+
+// validateDefaults checks the defaults block where it is written, so that a
+// bad value is reported once, at its own line, however many routes inherit
+// it. Unlike a route's, its fields may be unset, and mode none may come with
+// auth rules: they serve the routes that set another mode.
+func validateDefaults(p *problems, d Defaults, issuers map[string]bool) {
+	switch d.Auth.Mode {
+	case "", modeRequired, modeOptional, modeNone:
+	default:
+		p.add("defaults.auth.mode", "must be required, optional or none")
+	}
+	validateAuthValues(p, "defaults.auth", d.Auth, issuers)
+	validateForwardValues(p, "defaults.forward", d.Forward)
+	checkClaimsHeaderClash(p, "defaults.forward", d.Forward)
+	if d.Forward.Authorization != "" {
+		checkAuthorization(p, "defaults.forward.authorization", d.Forward.Authorization)
 	}
 }
 
@@ -94,6 +115,7 @@ func validateUpstream(p *problems, up string, u Upstream, creds map[string]bool)
 }
 
 func validateAuth(p *problems, ap string, a Auth, issuers map[string]bool, nIssuers int) {
+	own := p.loc.own
 	switch a.Mode {
 	case modeRequired, modeOptional:
 		if nIssuers == 0 {
@@ -101,21 +123,48 @@ func validateAuth(p *problems, ap string, a Auth, issuers map[string]bool, nIssu
 		}
 	case modeNone:
 		// A public route checks nothing; rules on it would only suggest a
-		// protection that does not exist.
+		// protection that does not exist. Rules it inherits from defaults
+		// were dropped when merging (they serve the other routes).
 		for _, f := range []struct {
 			name string
 			set  bool
 		}{
 			{"issuers", len(a.Issuers) > 0}, {"audiences", len(a.Audiences) > 0},
 			{"scopes", len(a.Scopes) > 0}, {"any_scopes", len(a.AnyScopes) > 0},
+			{"claims", len(a.Claims) > 0},
 		} {
-			if f.set {
+			if f.set && own(ap+"."+f.name) {
 				p.add(ap+"."+f.name, "has no effect with auth mode none")
 			}
 		}
 	default:
-		p.add(ap+".mode", "must be required, optional or none")
+		if own(ap + ".mode") { // an inherited mode is reported at defaults.auth.mode
+			p.add(ap+".mode", "must be required, optional or none")
+		}
 	}
+	// Inherited values were checked at the defaults block already.
+	var mine Auth
+	if own(ap + ".issuers") {
+		mine.Issuers = a.Issuers
+	}
+	if own(ap + ".audiences") {
+		mine.Audiences = a.Audiences
+	}
+	if own(ap + ".scopes") {
+		mine.Scopes = a.Scopes
+	}
+	if own(ap + ".any_scopes") {
+		mine.AnyScopes = a.AnyScopes
+	}
+	if own(ap + ".claims") {
+		mine.Claims = a.Claims
+	}
+	validateAuthValues(p, ap, mine, issuers)
+}
+
+// validateAuthValues checks the values of a route's or the defaults'
+// auth rules, each on its own.
+func validateAuthValues(p *problems, ap string, a Auth, issuers map[string]bool) {
 	for k, name := range a.Issuers {
 		if !issuers[name] {
 			p.add(indexPath(ap+".issuers", k), "unknown issuer %s", quoteShort(name))
@@ -132,9 +181,38 @@ func validateAuth(p *problems, ap string, a Auth, issuers map[string]bool, nIssu
 			}
 		}
 	}
+	for _, key := range sortedKeys(a.Claims) {
+		// The gateway compiles the same rule with policy.New; its error
+		// is the one to show, and check can never accept what it refuses.
+		if _, err := policy.CompileClaim(key, a.Claims[key]); err != nil {
+			p.add(keyPath(ap+".claims", key), "%v", err)
+		}
+	}
 }
 
 func validateForward(p *problems, fp string, f Forward) {
+	own := p.loc.own
+	mine := Forward{ClaimsHeader: f.ClaimsHeader}
+	if own(fp + ".headers") {
+		mine.Headers = f.Headers
+	}
+	if !own(fp + ".claims_header") {
+		mine.ClaimsHeader = ""
+	}
+	validateForwardValues(p, fp, mine)
+	// The pair is checked here when the route wrote at least one of them;
+	// a clash within the defaults block is reported there.
+	if own(fp+".headers") || own(fp+".claims_header") {
+		checkClaimsHeaderClash(p, fp, f)
+	}
+	if own(fp + ".authorization") {
+		checkAuthorization(p, fp+".authorization", f.Authorization)
+	}
+}
+
+// validateForwardValues checks forward.headers and forward.claims_header,
+// each on its own.
+func validateForwardValues(p *problems, fp string, f Forward) {
 	for _, name := range sortedKeys(f.Headers) {
 		hp := keyPath(fp+".headers", name)
 		checkHeaderName(p, hp, name)
@@ -145,14 +223,22 @@ func validateForward(p *problems, fp string, f Forward) {
 	}
 	if f.ClaimsHeader != "" {
 		checkHeaderName(p, fp+".claims_header", f.ClaimsHeader)
-		if hasHeaderFold(f.Headers, f.ClaimsHeader) {
-			p.add(fp+".claims_header", "header %s is also set by forward.headers", quoteShort(f.ClaimsHeader))
-		}
 	}
-	switch f.Authorization {
+}
+
+// checkClaimsHeaderClash refuses a claims_header that forward.headers sets
+// too: the two values would overwrite each other upstream.
+func checkClaimsHeaderClash(p *problems, fp string, f Forward) {
+	if f.ClaimsHeader != "" && hasHeaderFold(f.Headers, f.ClaimsHeader) {
+		p.add(fp+".claims_header", "header %s is also set by forward.headers", quoteShort(f.ClaimsHeader))
+	}
+}
+
+func checkAuthorization(p *problems, path, v string) {
+	switch v {
 	case authKeep, authStrip:
 	default:
-		p.add(fp+".authorization", "must be keep or strip")
+		p.add(path, "must be keep or strip")
 	}
 }
 

@@ -67,6 +67,9 @@ func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, er
 		Logger:    logger,
 		AccessLog: cfg.Log.AccessEnabled(),
 		IssuerOf:  verify.IssuerOf,
+		// Nil stays nil. The two structs have the same fields, so a field
+		// added to one without the other fails to compile here.
+		CORS: (*proxy.CORS)(cfg.CORS),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Source, err)
@@ -160,7 +163,7 @@ func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (prox
 	if err != nil {
 		return proxy.Route{}, err
 	}
-	p, err := policy.New(policy.Rules{Scopes: rc.Auth.Scopes, AnyScopes: rc.Auth.AnyScopes})
+	p, err := policy.New(policy.Rules{Scopes: rc.Auth.Scopes, AnyScopes: rc.Auth.AnyScopes, Claims: rc.Auth.Claims})
 	if err != nil {
 		return proxy.Route{}, err
 	}

@@ -4,7 +4,9 @@
 package headers
 
 import (
+	"fmt"
 	"net/textproto"
+	"net/url"
 	"strings"
 )
 
@@ -45,4 +47,25 @@ var reserved = map[string]bool{
 func Reserved(name string) bool {
 	canon := textproto.CanonicalMIMEHeaderKey(name)
 	return reserved[canon] || strings.HasPrefix(canon, "X-Forwarded-")
+}
+
+// CanonicalOrigin returns s as browsers serialise an origin (RFC 6454 §6.1):
+// lower-case scheme and host, no default port. A path, query, fragment, user
+// information or wildcard is an error: none can match an Origin header, and
+// rs/cors would read a "*" inside an origin as a pattern.
+func CanonicalOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "":
+		return "", fmt.Errorf("%q is not an origin such as https://app.example.com", s)
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", fmt.Errorf("%q is not an origin: use scheme://host[:port] only", s)
+	case strings.Contains(u.Host, "*"):
+		return "", fmt.Errorf("%q: wildcards are not supported; list each origin, or use \"*\" alone", s)
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if p := u.Port(); (scheme == "http" && p == "80") || (scheme == "https" && p == "443") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return scheme + "://" + host, nil
 }

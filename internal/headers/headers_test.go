@@ -49,3 +49,33 @@ func TestIsToken(t *testing.T) {
 		})
 	}
 }
+
+func TestCanonicalOrigin(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{name: "as is", in: "https://app.example.com", want: "https://app.example.com"},
+		{name: "upper case", in: "HTTPS://App.Example.COM", want: "https://app.example.com"},
+		{name: "default https port", in: "https://app.example.com:443", want: "https://app.example.com"},
+		{name: "default http port", in: "http://localhost:80", want: "http://localhost"},
+		{name: "other port kept", in: "http://localhost:5173", want: "http://localhost:5173"},
+		{name: "http on 443 kept", in: "http://app.example.com:443", want: "http://app.example.com:443"},
+		{name: "trailing slash", in: "https://app.example.com/", want: "https://app.example.com"},
+		{name: "IPv6", in: "http://[::1]:3000", want: "http://[::1]:3000"},
+	}
+	for _, bad := range []string{"https://*.example.com", "https://app.example.com/path", "https://u@app.example.com", "app.example.com", "https://app.example.com?x=1"} {
+		tests = append(tests, struct{ name, in, want string }{name: "refused " + bad, in: bad})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := CanonicalOrigin(tt.in)
+			if tt.want == "" {
+				if err == nil {
+					t.Errorf("CanonicalOrigin(%q): got %q, want an error", tt.in, got)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("CanonicalOrigin(%q): got %q, %v, want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}

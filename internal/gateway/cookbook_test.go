@@ -1,0 +1,329 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+
+	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/demo"
+	"github.com/authgate/authgate/internal/gateway"
+	"github.com/authgate/authgate/internal/testkit"
+)
+
+// cookbookCase is one provider snippet of the README's policy cookbook
+// (testdata/cookbook/<file>) with a token that passes it and one that does
+// not, shaped like that provider's access tokens.
+type cookbookCase struct {
+	file    string
+	issVar  string // the snippet's issuer variable
+	issPath string // the issuer's path on the test server, as the provider shapes it
+	pass    map[string]any
+	fail    map[string]any
+	// failReason is the access log's reason for fail (both are 403
+	// insufficient_scope to the client).
+	failReason string
+	// forwarded are headers the upstream must receive for pass.
+	forwarded map[string]string
+}
+
+var cookbookCases = []cookbookCase{
+	{
+		file: "kinde.yaml", issVar: "KINDE_ISSUER_URL", issPath: "/kinde",
+		pass: map[string]any{
+			"sub": "kp_9d1f0e2c3b4a", "aud": []any{"https://api.example.com"}, "org_code": "org_7a1bc2de",
+			"permissions": []any{"read:orders", "create:orders"}, "scp": []any{"openid", "profile", "email", "offline"},
+			"is_paid": true,
+		},
+		fail: map[string]any{
+			"sub": "kp_9d1f0e2c3b4a", "aud": []any{"https://api.example.com"}, "org_code": "org_7a1bc2de",
+			"permissions": []any{"read:orders"}, "scp": []any{"openid", "read:orders"},
+			"is_paid": "true", // a string, not the boolean the workflow sets
+		},
+		failReason: "claim_mismatch",
+		forwarded:  map[string]string{"X-User-Id": "kp_9d1f0e2c3b4a", "X-Org-Code": "org_7a1bc2de"},
+	},
+	{
+		file: "auth0.yaml", issVar: "AUTH0_ISSUER_URL", issPath: "/auth0/",
+		pass: map[string]any{
+			"sub": "auth0|6553da60a54af58e29493993", "aud": []any{"https://api.example.com", "https://example.eu.auth0.com/userinfo"},
+			"scope": "openid profile read:orders", "https://example.com/roles": []any{"support"},
+		},
+		fail: map[string]any{
+			"sub": "auth0|6553da60a54af58e29493993", "aud": "https://api.example.com",
+			"scope": "openid profile read:orders", "https://example.com/roles": []any{"viewer"},
+		},
+		failReason: "claim_mismatch",
+		forwarded:  map[string]string{"X-User-Id": "auth0|6553da60a54af58e29493993"},
+	},
+	{
+		file: "keycloak.yaml", issVar: "KEYCLOAK_ISSUER_URL", issPath: "/realms/shop",
+		pass: map[string]any{
+			"sub": "36fa0f91-f94d-4a0c-afed-6b7d952e47da", "aud": []any{"orders-api", "account"}, "preferred_username": "alice",
+			"realm_access":    map[string]any{"roles": []any{"offline_access", "uma_authorization", "staff"}},
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []any{"reader"}}},
+			"scope":           "openid email profile",
+		},
+		fail: map[string]any{
+			"sub": "36fa0f91-f94d-4a0c-afed-6b7d952e47da", "aud": []any{"orders-api", "account"}, "preferred_username": "alice",
+			"realm_access":    map[string]any{"roles": []any{"offline_access", "uma_authorization"}},
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []any{"reader"}}},
+		},
+		failReason: "claim_mismatch",
+		forwarded:  map[string]string{"X-User-Id": "36fa0f91-f94d-4a0c-afed-6b7d952e47da", "X-User-Name": "alice"},
+	},
+	{
+		file: "entra.yaml", issVar: "ENTRA_ISSUER_URL", issPath: "/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+		pass: map[string]any{ // an app-only token: an app role, no scp
+			"aud": "6e74172b-be56-4843-9ff4-e66a39bb12e3", "oid": "690222be-ff1a-4d56-abd1-7e4f7d38e474",
+			"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "sub": "690222be-ff1a-4d56-abd1-7e4f7d38e474",
+			"roles": []any{"Orders.Read.All"}, "azp": "9ba1a5c7-f17a-4de9-a1f1-6178c8d51223", "ver": "2.0",
+		},
+		fail: map[string]any{ // a user token for another permission
+			"aud": "6e74172b-be56-4843-9ff4-e66a39bb12e3", "oid": "690222be-ff1a-4d56-abd1-7e4f7d38e474",
+			"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+			"scp": "User.Read", "ver": "2.0",
+		},
+		failReason: "insufficient_scope",
+		forwarded:  map[string]string{"X-User-Id": "690222be-ff1a-4d56-abd1-7e4f7d38e474", "X-Tenant-Id": "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+	},
+	{
+		file: "okta.yaml", issVar: "OKTA_ISSUER_URL", issPath: "/oauth2/default",
+		pass: map[string]any{
+			"ver": 1, "aud": "api://default", "cid": "0oa1b2c3d4e5f6g7h8i9", "uid": "00u1a2b3c4d5e6f7g8h9",
+			"sub": "alice@example.com", "scp": []any{"openid", "orders:read"}, "groups": []any{"Everyone", "Order Clerks"},
+		},
+		fail: map[string]any{
+			"ver": 1, "aud": "api://default", "cid": "0oa1b2c3d4e5f6g7h8i9", "uid": "00u1a2b3c4d5e6f7g8h9",
+			"sub": "alice@example.com", "scp": []any{"openid", "orders:write"}, "groups": []any{"Order Admins"},
+		},
+		failReason: "insufficient_scope",
+		forwarded:  map[string]string{"X-User-Id": "00u1a2b3c4d5e6f7g8h9"},
+	},
+}
+
+// TestCookbookInREADME keeps the README's policy cookbook and the tested
+// snippets identical: each testdata/cookbook file must appear verbatim in
+// README.md as a ```yaml block.
+func TestCookbookInREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cookbookCases {
+		t.Run(tc.file, func(t *testing.T) {
+			snippet := readSnippet(t, tc.file)
+			if !bytes.Contains(readme, []byte("```yaml\n"+snippet+"```\n")) {
+				t.Errorf("README.md does not contain testdata/cookbook/%s verbatim in a ```yaml block", tc.file)
+			}
+		})
+	}
+}
+
+// TestCookbook loads each snippet as it is written (the issuer and upstream
+// come from the environment, as the README shows), serves it in front of a
+// real issuer and echo upstream, and sends one token that the snippet lets
+// through and one it refuses.
+func TestCookbook(t *testing.T) {
+	k := fixtureKeys(t)
+	jwks := jwksDoc(t, publicJWK(t, k.rsa, "rsa-1", "RS256"))
+	var base string
+	issSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/jwks" {
+			_, _ = w.Write(jwks)
+			return
+		}
+		prefix, ok := strings.CutSuffix(r.URL.Path, "/.well-known/openid-configuration")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		iss := base + prefix
+		for _, tc := range cookbookCases { // Auth0's iss ends in a slash
+			if strings.TrimSuffix(tc.issPath, "/") == prefix {
+				iss = base + tc.issPath
+			}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": base + "/jwks"})
+	}))
+	t.Cleanup(issSrv.Close)
+	base = issSrv.URL
+	echo, err := demo.NewEcho("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = echo.Close() })
+
+	for _, tc := range cookbookCases {
+		t.Run(tc.file, func(t *testing.T) {
+			env := map[string]string{
+				tc.issVar: base + tc.issPath, "UPSTREAM_URL": echo.URL,
+				"AUTHGATE_LISTEN": "127.0.0.1:0", "AUTHGATE_ADMIN_LISTEN": "127.0.0.1:0",
+			}
+			cfg, err := config.Parse(tc.file, []byte(readSnippet(t, tc.file)), func(name string) (string, bool) {
+				v, ok := env[name]
+				return v, ok
+			})
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			logs := &syncBuffer{}
+			gw := serveCookbook(t, cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+			token := func(c map[string]any) string {
+				now := time.Now().Unix()
+				p := map[string]any{"iss": base + tc.issPath, "iat": now, "exp": now + 3600}
+				for k, v := range c {
+					p[k] = v
+				}
+				return testkit.SignJWS(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa-1", "typ": "JWT"}, jsonOf(t, p))
+			}
+
+			res := cookbookGet(t, gw+"/api/orders/17", token(tc.pass), "pass-"+tc.file)
+			if res.status != http.StatusOK {
+				t.Fatalf("pass token: got %d %s (log: %s), want 200", res.status, res.body, logs.reasonOf(t, "pass-"+tc.file))
+			}
+			for name, want := range tc.forwarded {
+				if got := strings.Join(res.echo.Headers[name], ","); got != want {
+					t.Errorf("upstream %s: got %q, want %q", name, got, want)
+				}
+			}
+
+			failTok := token(tc.fail)
+			res = cookbookGet(t, gw+"/api/orders/17", failTok, "fail-"+tc.file)
+			if res.status != http.StatusForbidden || !strings.Contains(res.body, `"error":"insufficient_scope"`) {
+				t.Errorf("fail token: got %d %s, want 403 insufficient_scope", res.status, res.body)
+			}
+			if s := tokenLeak(failTok, res.body); s != "" {
+				t.Errorf("response quotes the token: %q", s)
+			}
+			if got := logs.reasonOf(t, "fail-"+tc.file); got != tc.failReason {
+				t.Errorf("access log reason: got %q, want %q", got, tc.failReason)
+			}
+		})
+	}
+}
+
+func readSnippet(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "cookbook", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// serveCookbook runs Serve with cfg on the listeners cfg names and returns
+// the gateway's base URL once its issuer's keys are in (/readyz 200).
+func serveCookbook(t *testing.T, cfg *config.Config, logger *slog.Logger) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan [2]net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- gateway.Serve(ctx, gateway.Options{Config: cfg, Logger: logger,
+			Ready: func(l, a net.Addr) { ready <- [2]net.Addr{l, a} }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("Serve did not return")
+		}
+	})
+	var addrs [2]net.Addr
+	select {
+	case addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("Serve: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not start")
+	}
+	admin := "http://" + addrs[1].String()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, _ := fetch(t, "GET", admin+"/readyz", ""); resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readyz did not turn 200")
+		}
+	}
+	return "http://" + addrs[0].String()
+}
+
+type cookbookResult struct {
+	status int
+	body   string
+	echo   demo.Echoed
+}
+
+func cookbookGet(t *testing.T, url, token, requestID string) cookbookResult {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Request-Id", requestID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	res := cookbookResult{status: resp.StatusCode, body: b.String()}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(b.Bytes(), &res.echo); err != nil {
+			t.Fatalf("upstream body %q: %v", b.String(), err)
+		}
+	}
+	return res
+}
+
+// syncBuffer collects JSON log lines from the gateway's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// reasonOf returns the reason of the access line for requestID, waiting
+// briefly: the line is written after the response is sent.
+func (b *syncBuffer) reasonOf(t *testing.T, requestID string) string {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b.mu.Lock()
+		sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+		b.mu.Unlock()
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line["request_id"] == requestID {
+				r, _ := line["reason"].(string)
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			return "(no access line)"
+		}
+	}
+}

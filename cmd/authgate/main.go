@@ -39,6 +39,9 @@ Usage:
   authgate check   [-config FILE]   validate the configuration and print the resolved routes
   authgate demo    [-listen ADDR] [-admin-listen ADDR]
                                     self-contained demo: local issuer + echo upstream + gateway
+  authgate explain [-config FILE] (-route NAME | -request "METHOD URL") [-json] [TOKEN|-]
+                                    say step by step whether the gateway would let this token
+                                    through, and why; exit 0 if it would, 1 if not
   authgate version                  print version, commit and Go version
 
 Configuration source, first that applies: -config FILE; AUTHGATE_CONFIG;
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = check(args, stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args, stdout, stderr)
+	case "explain":
+		err = explain(ctx, args, stdout, stderr)
 	case "version":
 		printVersion(stdout)
 	case "help", "-h", "--help":
@@ -75,9 +80,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
 	var ue usageError
+	var es exitStatus
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &es):
+		return int(es)
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):

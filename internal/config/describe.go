@@ -49,7 +49,7 @@ func (c *Config) Describe(w io.Writer) {
 	for i, r := range c.Routes {
 		field := func(name, value string) { fmt.Fprintf(w, "     %-14s %s\n", name, value) }
 		fmt.Fprintf(w, "  %d. %s\n", i+1, r.Name)
-		field("match", describeMatch(r.Match))
+		field("match", r.Match.String())
 		field("upstream", describeUpstream(r.Upstream))
 		field("auth", r.Auth.Mode)
 		if r.Auth.Mode != modeNone {
@@ -75,7 +75,9 @@ func (c *Config) Describe(w io.Writer) {
 	}
 }
 
-func describeMatch(m Match) string {
+// String describes what the route matches, e.g. "path_prefix /api, any
+// host, methods GET HEAD", as check and explain print it.
+func (m Match) String() string {
 	var parts []string
 	if m.PathPrefix != "" {
 		parts = append(parts, "path_prefix "+m.PathPrefix)

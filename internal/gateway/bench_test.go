@@ -39,18 +39,7 @@ routes:
     upstream: { url: %q }
     forward: { headers: { X-User-Id: sub, X-User-Email: email } }
 `, is.URL, up.URL))
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if resp, err := http.Get(admin + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("gateway not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(b, admin)
 	token, err := is.Token(map[string]any{"sub": "alice", "email": "a@example.com", "aud": "api"}, time.Hour)
 	if err != nil {
 		b.Fatal(err)

@@ -287,23 +287,3 @@ routes:
 		}
 	})
 }
-
-// waitReady polls /readyz until the gateway has the issuer's keys, so that
-// no browser request meets a 503.
-func waitReady(t *testing.T, admin string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway not ready within 15s (last: %v)", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

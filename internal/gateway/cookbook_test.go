@@ -3,10 +3,8 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/demo"
-	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/testkit"
 )
 
@@ -230,39 +227,9 @@ func readSnippet(t *testing.T, file string) string {
 // the gateway's base URL once its issuer's keys are in (/readyz 200).
 func serveCookbook(t *testing.T, cfg *config.Config, logger *slog.Logger) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan [2]net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- gateway.Serve(ctx, gateway.Options{Config: cfg, Logger: logger,
-			Ready: func(l, a net.Addr) { ready <- [2]net.Addr{l, a} }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("Serve did not return")
-		}
-	})
-	var addrs [2]net.Addr
-	select {
-	case addrs = <-ready:
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not start")
-	}
-	admin := "http://" + addrs[1].String()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, _ := fetch(t, "GET", admin+"/readyz", ""); resp.StatusCode == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("readyz did not turn 200")
-		}
-	}
-	return "http://" + addrs[0].String()
+	gw, admin, _ := serveConfig(t, cfg, logger)
+	waitReady(t, admin)
+	return gw
 }
 
 type cookbookResult struct {

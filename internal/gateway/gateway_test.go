@@ -23,19 +23,54 @@ import (
 
 // serveTest runs Serve in the background on loopback and returns the
 // gateway and admin base URLs and a stop function that waits for Serve.
+// It does not wait for key sets: see serveReady.
 func serveTest(t testing.TB, yaml string) (gw, admin string, stop func() error) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveConfig(t, cfg, slog.New(slog.DiscardHandler))
+}
+
+// serveReady is serveTest followed by waitReady.
+func serveReady(t testing.TB, yaml string) (gw, admin string) {
+	t.Helper()
+	gw, admin, _ = serveTest(t, yaml)
+	waitReady(t, admin)
+	return gw, admin
+}
+
+// waitReady polls /readyz until the gateway has its issuers' keys, so that
+// no test request meets a 503 from a key set still being fetched.
+func waitReady(t testing.TB, admin string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not ready within 15s (last: %v)", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// serveConfig runs Serve with cfg (on the listeners it names) and logger.
+func serveConfig(t testing.TB, cfg *config.Config, logger *slog.Logger) (gw, admin string, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- gateway.Serve(ctx, gateway.Options{
 			Config: cfg,
-			Logger: slog.New(slog.DiscardHandler),
+			Logger: logger,
 			Ready:  func(l, a net.Addr) { ready <- [2]net.Addr{l, a} },
 		})
 	}()

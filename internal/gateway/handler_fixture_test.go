@@ -240,18 +240,7 @@ func newFixture(t *testing.T) *gwFixture {
 	t.Cleanup(front.Close)
 
 	yaml := strings.NewReplacer("{B}", fx.base, "{U}", front.URL).Replace(fixtureYAML)
-	fx.gw, fx.admin, _ = serveTest(t, yaml)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, body := fetch(t, "GET", fx.admin+"/readyz", "")
-		if resp.StatusCode == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz: got %d %s, want 200", resp.StatusCode, body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	fx.gw, fx.admin = serveReady(t, yaml)
 	return fx
 }
 

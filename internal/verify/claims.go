@@ -10,23 +10,40 @@ import (
 	"github.com/authgate/authgate/internal/reason"
 )
 
-// checkTimes checks exp, nbf and iat (RFC 7519 §4.1.4–4.1.6) against now with
-// skew. Each is optional here (required_claims makes one mandatory) but must
+// checkExpiry checks exp (RFC 7519 §4.1.4) against now with skew. Like nbf
+// and iat it is optional here (required_claims makes it mandatory) but must
 // be a JSON number when present.
-func checkTimes(claims map[string]any, now time.Time, skew time.Duration) error {
-	if exp, ok, err := numericDate(claims, "exp"); err != nil {
+func checkExpiry(claims map[string]any, now time.Time, skew time.Duration) error {
+	exp, ok, err := numericDate(claims, "exp")
+	if err != nil {
 		return err
-	} else if ok && now.After(exp.Add(skew)) {
+	}
+	if ok && now.After(exp.Add(skew)) {
 		return fmt.Errorf("%w: exp is %s before now (skew %s)", reason.ErrExpired, now.Sub(exp).Round(time.Second), skew)
 	}
-	if nbf, ok, err := numericDate(claims, "nbf"); err != nil {
+	return nil
+}
+
+// checkNotBefore checks nbf (RFC 7519 §4.1.5) against now with skew.
+func checkNotBefore(claims map[string]any, now time.Time, skew time.Duration) error {
+	nbf, ok, err := numericDate(claims, "nbf")
+	if err != nil {
 		return err
-	} else if ok && now.Before(nbf.Add(-skew)) {
+	}
+	if ok && now.Before(nbf.Add(-skew)) {
 		return fmt.Errorf("%w: nbf is %s after now (skew %s)", reason.ErrNotYetValid, nbf.Sub(now).Round(time.Second), skew)
 	}
-	if iat, ok, err := numericDate(claims, "iat"); err != nil {
+	return nil
+}
+
+// checkIssuedAt refuses an iat (RFC 7519 §4.1.6) in the future beyond skew:
+// such a token comes from a misconfigured issuer or clock.
+func checkIssuedAt(claims map[string]any, now time.Time, skew time.Duration) error {
+	iat, ok, err := numericDate(claims, "iat")
+	if err != nil {
 		return err
-	} else if ok && iat.After(now.Add(skew)) {
+	}
+	if ok && iat.After(now.Add(skew)) {
 		return fmt.Errorf("%w: iat is %s after now (skew %s)", reason.ErrNotYetValid, iat.Sub(now).Round(time.Second), skew)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/jwks"
@@ -58,7 +59,16 @@ func New(issuers []*Issuer, audiences []string) (*Verifier, error) {
 // Errors wrap exactly one reason sentinel; once the issuer is known the error
 // is an *Error carrying its name. No error text quotes the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) {
+	return v.run(ctx, token, nil)
+}
+
+// run is Verify with an optional recorder: Explain passes a Trace, Verify
+// nil. Every recording call is a method on a possibly nil *Trace that returns
+// at once when it is nil, and formats nothing before that check, so the
+// request path pays no allocation for it.
+func (v *Verifier) run(ctx context.Context, token string, t *Trace) (*Identity, error) {
 	c, err := parseCompact(token)
+	t.format(token, c, err)
 	if err != nil {
 		return nil, err
 	}
@@ -66,52 +76,50 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) 
 	is, ok := v.byIss[iss]
 	if !ok {
 		if _, present := c.claims["iss"]; !present {
-			return nil, fmt.Errorf("%w: no iss claim", reason.ErrUntrustedIssuer)
+			err = fmt.Errorf("%w: no iss claim", reason.ErrUntrustedIssuer)
+		} else {
+			err = fmt.Errorf("%w: iss is not one of the route's issuers", reason.ErrUntrustedIssuer)
 		}
-		return nil, fmt.Errorf("%w: iss is not one of the route's issuers", reason.ErrUntrustedIssuer)
+		t.issuer(v, iss, nil, err)
+		return nil, err
 	}
-	id, err := v.verify(ctx, is, c)
+	t.issuer(v, iss, is, nil)
+	id, err := v.verify(ctx, is, c, t)
 	if err != nil {
 		return nil, &Error{Issuer: is.opts.Name, Err: err}
 	}
 	return id, nil
 }
 
-// verify runs steps 4–6 for the selected issuer.
-func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact) (*Identity, error) {
+// verify runs steps 4–6 for the selected issuer. With a trace, the claim
+// checks of step 6 also run after an earlier failure, for information only
+// (Trace marks them); the result is the first failure all the same.
+func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact, t *Trace) (*Identity, error) {
 	alg, ok := is.algs[c.header.alg]
 	if !ok {
-		return nil, fmt.Errorf("%w: header alg is not in the issuer's algorithms", reason.ErrAlgNotAllowed)
+		err := fmt.Errorf("%w: header alg is not in the issuer's algorithms", reason.ErrAlgNotAllowed)
+		t.algorithm(is, c.header.alg, err)
+		t.rest(v, is, c)
+		return nil, err
 	}
+	t.algorithm(is, c.header.alg, nil)
 	// RFC 7515 §4.1.11: a recipient must reject a crit it does not
 	// understand, and authgate understands no extensions.
 	if c.header.crit {
-		return nil, fmt.Errorf("%w: crit header present", reason.ErrMalformed)
+		err := fmt.Errorf("%w: crit header present", reason.ErrMalformed)
+		t.crit(err)
+		t.rest(v, is, c)
+		return nil, err
 	}
+	t.crit(nil)
 
-	keyID, err := verifySignature(ctx, is, alg, c)
+	keyID, err := verifySignature(ctx, is, alg, c, t)
 	if err != nil {
+		t.rest(v, is, c)
 		return nil, err
 	}
-
-	now := is.opts.Now()
-	if err := checkTimes(c.claims, now, is.opts.ClockSkew); err != nil {
+	if err := v.checkClaims(is, c, t); err != nil {
 		return nil, err
-	}
-	allowed := v.audiences
-	if allowed == nil {
-		allowed = is.audiences
-	}
-	if err := checkAudience(c.claims, allowed); err != nil {
-		return nil, err
-	}
-	for _, name := range is.opts.RequiredClaims {
-		if c.claims[name] == nil {
-			return nil, fmt.Errorf("%w: %s", reason.ErrMissingClaim, name)
-		}
-	}
-	if len(is.types) > 0 && !is.types.has(normalizeType(c.header.typ)) {
-		return nil, fmt.Errorf("%w: header typ is not one of the issuer's token_types", reason.ErrBadType)
 	}
 
 	sub, _ := c.claims["sub"].(string)
@@ -125,6 +133,74 @@ func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact) (*Identit
 	}, nil
 }
 
+// claimCheck is one of the step-6 checks that follow the signature.
+type claimCheck int
+
+const (
+	checkExp claimCheck = iota
+	checkNbf
+	checkIat
+	checkAud
+	checkRequired
+	checkType
+	numClaimChecks
+)
+
+// checkClaims runs the step-6 checks after the signature in the contract's
+// order: exp, nbf, iat, aud, required claims, typ. Without a trace it stops
+// at the first failure; with one it runs them all so that Explain can show
+// each, and still returns the first failure.
+func (v *Verifier) checkClaims(is *Issuer, c *compact, t *Trace) error {
+	now := is.opts.Now()
+	var first error
+	for k := range numClaimChecks {
+		err := v.checkClaim(k, is, c, now)
+		t.claim(k, v, is, c, now, err)
+		if err != nil && first == nil {
+			if t == nil {
+				return err
+			}
+			first = err
+		}
+	}
+	return first
+}
+
+// checkClaim runs one step-6 check against the claims: verified ones, or
+// after an earlier failure (Trace.rest) unverified ones, for information.
+func (v *Verifier) checkClaim(k claimCheck, is *Issuer, c *compact, now time.Time) error {
+	switch k {
+	case checkExp:
+		return checkExpiry(c.claims, now, is.opts.ClockSkew)
+	case checkNbf:
+		return checkNotBefore(c.claims, now, is.opts.ClockSkew)
+	case checkIat:
+		return checkIssuedAt(c.claims, now, is.opts.ClockSkew)
+	case checkAud:
+		return checkAudience(c.claims, v.allowedAudiences(is))
+	case checkRequired:
+		for _, name := range is.opts.RequiredClaims {
+			if c.claims[name] == nil {
+				return fmt.Errorf("%w: %s", reason.ErrMissingClaim, name)
+			}
+		}
+	case checkType:
+		if len(is.types) > 0 && !is.types.has(normalizeType(c.header.typ)) {
+			return fmt.Errorf("%w: header typ is not one of the issuer's token_types", reason.ErrBadType)
+		}
+	}
+	return nil
+}
+
+// allowedAudiences returns the route's audiences when it overrides them,
+// else the issuer's own.
+func (v *Verifier) allowedAudiences(is *Issuer) set {
+	if v.audiences != nil {
+		return v.audiences
+	}
+	return is.audiences
+}
+
 // verifySignature runs steps 5 and 6 (signature): it finds the candidate
 // keys and returns the kid of the one that verifies. Keys come only from the
 // issuer's set; jku, jwk, x5u and x5c in the header are never consulted.
@@ -133,36 +209,48 @@ func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact) (*Identit
 // parseCompact split off, rather than jws.Verify: that would parse the token
 // a second time and could read it differently (RFC 7797 "b64":false changes
 // what is signed), so the bytes verified could differ from the claims used.
-func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact) (string, error) {
+func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact, t *Trace) (string, error) {
 	// Candidates filters by kid, alg and key type (an ES384 token never
 	// meets a P-256 key), so every candidate is fit for alg.
 	keys, err := is.opts.Keys.Keys()
 	if err != nil {
-		return "", keysUnavailable(err)
+		err = keysUnavailable(err)
+		t.key(c.header.kid, alg.alg, nil, false, err)
+		return "", err
 	}
 	input := []byte(c.signingInput)
 	kid := c.header.kid
 	// Without a kid, every key that fits the algorithm is a candidate.
 	cands := keys.Candidates(kid, alg.alg)
+	refetched := false
 	if len(cands) == 0 && kid != "" {
 		// Maybe the issuer rotated keys since the last fetch. The cache
 		// shares and rate-limits this refetch, so a flood of made-up kids
 		// costs at most one fetch per min_refresh_interval.
+		refetched = true
 		if keys, err = is.opts.Keys.RefreshForKID(ctx, kid); err != nil {
-			return "", keysUnavailable(err)
+			err = keysUnavailable(err)
+			t.key(kid, alg.alg, nil, refetched, err)
+			return "", err
 		}
 		cands = keys.Candidates(kid, alg.alg)
 	}
 	if len(cands) == 0 {
 		// A present kid never falls back to other keys (CONTRACT §3.3 step 5).
-		return "", fmt.Errorf("%w: no key in the issuer's set for kid %q and this algorithm", reason.ErrUnknownKey, kid)
+		err := fmt.Errorf("%w: no key in the issuer's set for kid %q and this algorithm", reason.ErrUnknownKey, kid)
+		t.key(kid, alg.alg, nil, refetched, err)
+		return "", err
 	}
-	for _, k := range cands {
-		if alg.verifier.Verify(input, c.signature, k.Public) == nil {
-			return k.KID, nil
+	t.key(kid, alg.alg, cands, refetched, nil)
+	for i := range cands {
+		if alg.verifier.Verify(input, c.signature, cands[i].Public) == nil {
+			t.signature(&cands[i], len(cands), nil)
+			return cands[i].KID, nil
 		}
 	}
-	return "", fmt.Errorf("%w: no candidate key verifies the signature", reason.ErrBadSignature)
+	err = fmt.Errorf("%w: no candidate key verifies the signature", reason.ErrBadSignature)
+	t.signature(nil, len(cands), err)
+	return "", err
 }
 
 // keysUnavailable makes err a keys_unavailable error, wrapping the sentinel

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,21 +51,13 @@ func newGatewayWith(t testing.TB, co *CORS, routes ...Route) *gateway {
 // own, as an application that once handled CORS itself would.
 func corsUpstream(t testing.TB) *echoUpstream {
 	t.Helper()
-	e := &echoUpstream{}
-	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		e.hits++
-		e.mu.Unlock()
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		w.Header().Set("Access-Control-Allow-Credentials", "true")
-		w.Header().Set("Access-Control-Expose-Headers", "X-Internal-Secret")
-		w.Header()["access-control-max-age"] = []string{"86400"} // non-canonical on the wire
-		w.Header().Set("Vary", "Accept-Encoding")
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, Path: r.URL.Path, Header: r.Header})
-	}))
-	t.Cleanup(e.Close)
-	return e
+	return newEchoWith(t, http.Header{
+		"Access-Control-Allow-Origin":      {"*"},
+		"Access-Control-Allow-Credentials": {"true"},
+		"Access-Control-Expose-Headers":    {"X-Internal-Secret"},
+		"access-control-max-age":           {"86400"}, // non-canonical on the wire
+		"Vary":                             {"Accept-Encoding"},
+	})
 }
 
 // closedURL is an http URL on which nothing listens: the upstream of a 502.

@@ -44,11 +44,21 @@ type echoUpstream struct {
 
 func newEcho(t testing.TB) *echoUpstream {
 	t.Helper()
+	return newEchoWith(t, nil)
+}
+
+// newEchoWith is newEcho whose responses also carry extra, keys as given
+// (so non-canonical names go on the wire as written).
+func newEchoWith(t testing.TB, extra http.Header) *echoUpstream {
+	t.Helper()
 	e := &echoUpstream{}
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.hits++
 		e.mu.Unlock()
+		for k, v := range extra {
+			w.Header()[k] = v
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Request-Id", "from-upstream")
 		_ = json.NewEncoder(w).Encode(echoed{

@@ -303,14 +303,7 @@ func TestExplainSteps(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit code: got %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
 			}
-			rest := out
-			for _, w := range tc.want {
-				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Fatalf("output lacks %q (in order)\n%s", w, out)
-				}
-				rest = rest[i+len(w):]
-			}
+			assertInOrder(t, out, tc.want)
 			assertNoToken(t, out+errOut, tc.token)
 		})
 	}
@@ -433,14 +426,7 @@ func TestExplainRequest(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit code: got %d, want %d\n%s\n%s", code, tc.code, out, errOut)
 			}
-			rest := out
-			for _, w := range tc.want {
-				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Fatalf("output lacks %q (in order)\n%s", w, out)
-				}
-				rest = rest[i+len(w):]
-			}
+			assertInOrder(t, out, tc.want)
 			if tc.notWant != "" && strings.Contains(out, tc.notWant) {
 				t.Errorf("output contains %q:\n%s", tc.notWant, out)
 			}
@@ -534,5 +520,18 @@ func TestPrintable(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// assertInOrder fails unless out contains every string of want, in order.
+func assertInOrder(t *testing.T, out string, want []string) {
+	t.Helper()
+	rest := out
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Fatalf("output lacks %q (in order)\n%s", w, out)
+		}
+		rest = rest[i+len(w):]
 	}
 }

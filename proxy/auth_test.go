@@ -186,7 +186,7 @@ func TestErrorResponses(t *testing.T) {
 			if got := up.count(); got != before {
 				t.Errorf("upstream hits: got %d, want %d (a refused request was forwarded)", got, before)
 			}
-			line := g.log.access(t, id)
+			line := g.log.Access(t, id)
 			if got := line["status"]; got != float64(tc.status) {
 				t.Errorf("logged status: got %v, want %d", got, tc.status)
 			}
@@ -232,7 +232,7 @@ func TestModes(t *testing.T) {
 			if got := e.Header.Get("Authorization"); got != tc.auth {
 				t.Errorf("upstream Authorization: got %q, want %q", got, tc.auth)
 			}
-			line := g.log.access(t, id)
+			line := g.log.Access(t, id)
 			if got := line["reason"]; got != tc.reason {
 				t.Errorf("logged reason: got %q, want %q", got, tc.reason)
 			}

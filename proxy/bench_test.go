@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"github.com/authgate/authgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,25 +61,7 @@ func BenchmarkProxy(b *testing.B) {
 			defer srv.Close()
 			client := srv.Client()
 			client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req, _ := http.NewRequest("GET", srv.URL+"/api/orders?x=1", nil)
-					req.Header.Set("Authorization", "Bearer abc.def.ghi")
-					resp, err := client.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						b.Errorf("status: got %d, want 200", resp.StatusCode)
-						return
-					}
-				}
-			})
+			testkit.ParallelGET(b, client, srv.URL+"/api/orders?x=1", "abc.def.ghi")
 		})
 	}
 }

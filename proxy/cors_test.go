@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/authgate/authgate/internal/testkit"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,7 +22,7 @@ const (
 // newGatewayWith is newGateway with CORS options.
 func newGatewayWith(t testing.TB, co *CORS, routes ...Route) *gateway {
 	t.Helper()
-	g := &gateway{log: &logSink{}}
+	g := &gateway{log: &testkit.LogBuffer{}}
 	h, err := New(Options{
 		Routes:    routes,
 		Logger:    slog.New(slog.NewJSONHandler(g.log, nil)),
@@ -193,7 +194,7 @@ func TestCORSPreflight(t *testing.T) {
 				}
 			}
 
-			line := g.log.access(t, "pf-1")
+			line := g.log.Access(t, "pf-1")
 			if line["route"] != tt.wantRoute || line["method"] != "OPTIONS" || line["status"] != 204.0 || line["reason"] != "" {
 				t.Errorf("access line: got route=%v method=%v status=%v reason=%v, want route=%s method=OPTIONS status=204 reason=\"\"",
 					line["route"], line["method"], line["status"], line["reason"], tt.wantRoute)

@@ -162,7 +162,7 @@ func TestRequestID(t *testing.T) {
 			if up := echoOf(t, resp, body).Header.Values("X-Request-Id"); len(up) != 1 || up[0] != got[0] {
 				t.Errorf("upstream X-Request-Id: got %q, want [%q]", up, got[0])
 			}
-			if line := g.log.access(t, got[0]); line["path"] != "/public/x" {
+			if line := g.log.Access(t, got[0]); line["path"] != "/public/x" {
 				t.Errorf("logged path: got %q, want %q", line["path"], "/public/x")
 			}
 		})

@@ -2,11 +2,11 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/authgate/authgate/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -142,64 +142,11 @@ func issuerOf(err error) string {
 	return ""
 }
 
-// logSink collects JSON log lines.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// lines returns the decoded log lines with the given message.
-func (s *logSink) lines(t testing.TB, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(s.String()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		if m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// access waits for the access line of a request id: the line is written
-// after the response, so it may trail the client by a moment.
-func (s *logSink) access(t testing.TB, requestID string) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		for _, m := range s.lines(t, "request") {
-			if m["request_id"] == requestID {
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no access line for request id %q in:\n%s", requestID, s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // gateway is a Handler behind a real server, with its log and outcomes.
 type gateway struct {
 	*httptest.Server
 	h   *Handler
-	log *logSink
+	log *testkit.LogBuffer
 
 	mu       sync.Mutex
 	outcomes []Outcome
@@ -207,7 +154,7 @@ type gateway struct {
 
 func newGateway(t testing.TB, routes ...Route) *gateway {
 	t.Helper()
-	g := &gateway{log: &logSink{}}
+	g := &gateway{log: &testkit.LogBuffer{}}
 	h, err := New(Options{
 		Routes:    routes,
 		Logger:    slog.New(slog.NewJSONHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug})),

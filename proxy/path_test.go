@@ -110,7 +110,7 @@ func TestRouting(t *testing.T) {
 				host = "gw.local"
 			}
 			resp, body := raw(t, g.addr(), method+" "+tc.target+" HTTP/1.1\r\nHost: "+host+"\r\nX-Request-Id: rt-"+strings.ReplaceAll(tc.name, " ", "-")+"\r\nConnection: close\r\n\r\n")
-			line := g.log.access(t, "rt-"+strings.ReplaceAll(tc.name, " ", "-"))
+			line := g.log.Access(t, "rt-"+strings.ReplaceAll(tc.name, " ", "-"))
 			if got := line["route"]; got != tc.route {
 				t.Errorf("route: got %q, want %q", got, tc.route)
 			}

@@ -63,7 +63,7 @@ func TestUpstreamFailures(t *testing.T) {
 			if tc.kind == "timeout" && time.Since(start) > 5*time.Second {
 				t.Errorf("504 took %s, want about the route's 100ms timeout", time.Since(start))
 			}
-			line := g.log.access(t, id)
+			line := g.log.Access(t, id)
 			if got := line["status"]; got != float64(tc.status) {
 				t.Errorf("logged status: got %v, want %d", got, tc.status)
 			}
@@ -246,7 +246,7 @@ func TestWebSocket(t *testing.T) {
 			}
 		}
 		conn.Close()
-		if line := g.log.access(t, "ws-good"); line["status"] != float64(101) {
+		if line := g.log.Access(t, "ws-good"); line["status"] != float64(101) {
 			t.Errorf("logged status: got %v, want 101", line["status"])
 		}
 	})
@@ -291,7 +291,7 @@ func TestClientGone(t *testing.T) {
 			if _, err := g.Client().Do(req); err == nil {
 				t.Fatal("request succeeded, want it cancelled")
 			}
-			line := g.log.access(t, id)
+			line := g.log.Access(t, id)
 			if got := line["status"]; got != float64(statusClientClosed) {
 				t.Errorf("logged status: got %v, want 499", got)
 			}
@@ -310,7 +310,7 @@ func TestLogHygiene(t *testing.T) {
 	const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 	g.do(t, "GET", "/api/orders?access_token=qs-secret&x=1", "Authorization", "Bearer "+token, "X-Request-Id", "hyg-1")
 	g.do(t, "GET", "/public/x?password=qs-secret", "Authorization", "Bearer "+token, "X-Request-Id", "hyg-2")
-	line := g.log.access(t, "hyg-1")
+	line := g.log.Access(t, "hyg-1")
 	if got := line["reason"]; got != string(reason.BadSignature) {
 		t.Errorf("reason: got %q, want %q", got, reason.BadSignature)
 	}
@@ -320,7 +320,7 @@ func TestLogHygiene(t *testing.T) {
 	if got, _ := line["error"].(string); !strings.Contains(got, "[token]") {
 		t.Errorf("error: got %q, want the token redacted", got)
 	}
-	g.log.access(t, "hyg-2")
+	g.log.Access(t, "hyg-2")
 	all := g.log.String()
 	for _, secret := range append([]string{"qs-secret", "access_token", token}, strings.Split(token, ".")...) {
 		if strings.Contains(all, secret) {
@@ -372,7 +372,7 @@ func TestUpstreamBodyBreaksOff(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	line := g.log.access(t, "abort-1")
+	line := g.log.Access(t, "abort-1")
 	if got := line["status"]; got != float64(200) {
 		t.Errorf("logged status: got %v, want 200 (the upstream's status, already written)", got)
 	}

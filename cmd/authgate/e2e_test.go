@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/authgate/authgate/internal/testkit"
 	"io"
 	"net/http"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,7 +37,7 @@ func buildBinary(t *testing.T) string {
 type process struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stdout *lockedBuffer
+	stdout *testkit.LogBuffer
 	done   chan error
 }
 
@@ -49,7 +49,7 @@ func start(t *testing.T, bin string, env []string, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, lines: make(chan string, 1024), stdout: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &process{cmd: cmd, lines: make(chan string, 1024), stdout: &testkit.LogBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = p.stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -70,25 +70,6 @@ func start(t *testing.T, bin string, env []string, args ...string) *process {
 		_ = cmd.Process.Kill()
 	})
 	return p
-}
-
-// lockedBuffer collects the child's stdout; exec copies into it from its own
-// goroutine while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // waitLog returns the first JSON log line whose msg is msg, failing after a deadline.

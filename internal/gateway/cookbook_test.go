@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -178,7 +176,7 @@ func TestCookbook(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			logs := &syncBuffer{}
+			logs := &testkit.LogBuffer{}
 			gw := serveCookbook(t, cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 			token := func(c map[string]any) string {
 				now := time.Now().Unix()
@@ -191,7 +189,7 @@ func TestCookbook(t *testing.T) {
 
 			res := cookbookGet(t, gw+"/api/orders/17", token(tc.pass), "pass-"+tc.file)
 			if res.status != http.StatusOK {
-				t.Fatalf("pass token: got %d %s (log: %s), want 200", res.status, res.body, logs.reasonOf(t, "pass-"+tc.file))
+				t.Fatalf("pass token: got %d %s (log: %s), want 200", res.status, res.body, logs.Access(t, "pass-"+tc.file)["reason"])
 			}
 			for name, want := range tc.forwarded {
 				if got := strings.Join(res.echo.Headers[name], ","); got != want {
@@ -207,7 +205,7 @@ func TestCookbook(t *testing.T) {
 			if s := tokenLeak(failTok, res.body); s != "" {
 				t.Errorf("response quotes the token: %q", s)
 			}
-			if got := logs.reasonOf(t, "fail-"+tc.file); got != tc.failReason {
+			if got := logs.Access(t, "fail-"+tc.file)["reason"]; got != tc.failReason {
 				t.Errorf("access log reason: got %q, want %q", got, tc.failReason)
 			}
 		})
@@ -260,37 +258,4 @@ func cookbookGet(t *testing.T, url, token, requestID string) cookbookResult {
 		}
 	}
 	return res
-}
-
-// syncBuffer collects JSON log lines from the gateway's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// reasonOf returns the reason of the access line for requestID, waiting
-// briefly: the line is written after the response is sent.
-func (b *syncBuffer) reasonOf(t *testing.T, requestID string) string {
-	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		b.mu.Lock()
-		sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-		b.mu.Unlock()
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["request_id"] == requestID {
-				r, _ := line["reason"].(string)
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			return "(no access line)"
-		}
-	}
 }

@@ -12,8 +12,8 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 // RSA modulus bounds. Below 2048 bits is too weak (NIST SP 800-131A); above
@@ -72,8 +72,8 @@ func parseKey(raw json.RawMessage) (Key, error) {
 		return Key{}, fmt.Errorf("%w: unparseable: %v", errMisconfigured, err)
 	}
 	switch jk.KeyType() {
-	case jwa.RSA, jwa.EC, jwa.OKP:
-	case jwa.OctetSeq:
+	case jwa.RSA(), jwa.EC(), jwa.OKP():
+	case jwa.OctetSeq():
 		// A shared secret in a public document is a leak, and we never verify
 		// with symmetric keys anyway.
 		return Key{}, fmt.Errorf("%w: symmetric (oct) key published", errMisconfigured)
@@ -85,30 +85,31 @@ func parseKey(raw json.RawMessage) (Key, error) {
 	if private, err := jwk.IsPrivateKey(jk); err != nil || private {
 		return Key{}, fmt.Errorf("%w: private key material published", errMisconfigured)
 	}
-	if use := jk.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
+	if use, ok := jk.KeyUsage(); ok && use != "" && use != jwk.ForSignature.String() {
 		return Key{}, fmt.Errorf("use is %q, not sig", use)
 	}
-	if ops := jk.KeyOps(); len(ops) > 0 && !slices.Contains(ops, jwk.KeyOpVerify) {
+	if ops, ok := jk.KeyOps(); ok && len(ops) > 0 && !slices.Contains(ops, jwk.KeyOpVerify) {
 		return Key{}, errors.New("key_ops exclude verify")
 	}
 	if err := jk.Validate(); err != nil {
 		return Key{}, fmt.Errorf("%w: invalid: %v", errMisconfigured, err)
 	}
 	var pub any
-	if err := jk.Raw(&pub); err != nil {
+	if err := jwk.Export(jk, &pub); err != nil {
 		return Key{}, fmt.Errorf("%w: unusable: %v", errMisconfigured, err)
 	}
 	if err := checkPublic(pub); err != nil {
 		return Key{}, err
 	}
-	var alg jwa.SignatureAlgorithm
-	if a := jk.Algorithm(); a != nil && a.String() != "" {
-		alg = jwa.SignatureAlgorithm(a.String())
+	var alg string
+	if a, ok := jk.Algorithm(); ok && a.String() != "" {
+		alg = a.String()
 		if !fits(alg, pub) {
-			return Key{}, fmt.Errorf("alg %q does not fit the key", a.String())
+			return Key{}, fmt.Errorf("alg %q does not fit the key", alg)
 		}
 	}
-	return Key{KID: jk.KeyID(), Alg: alg, Public: pub}, nil
+	kid, _ := jk.KeyID()
+	return Key{KID: kid, Alg: alg, Public: pub}, nil
 }
 
 // checkPublic accepts only the key types and sizes we verify with.

@@ -42,7 +42,7 @@ func TestParseKeySetFiltering(t *testing.T) {
 		{"unknown kty", json.RawMessage(`{"kty":"XYZ","kid":"xyz"}`), "unparseable"},
 		{"not an object", json.RawMessage(`"hello"`), "unparseable"},
 		{"EC point off the curve", json.RawMessage(`{"kty":"EC","kid":"offcurve","crv":"P-256",` +
-			`"x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}`), "EC point"},
+			`"x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}`), "not on curve"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,17 +6,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // Key is one usable public verification key from the set.
 type Key struct {
 	// KID is the key's kid, "" when the JWK has none.
 	KID string
-	// Alg is the JWK's alg, "" when the JWK has no alg; when set it always
+	// Alg is the JWK's alg as RFC 7518 spells it, "" when the JWK has no
+	// alg; when set it always
 	// fits the key type.
-	Alg jwa.SignatureAlgorithm
+	Alg string
 	// Public is *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey.
 	Public any
 }
@@ -71,7 +70,7 @@ func (s *Set) HasKID(kid string) bool {
 // whose key type fits alg (RS*/PS* → RSA; ES256/384/512 → ECDSA P-256/P-384/P-521;
 // EdDSA → Ed25519). Never falls back to other kids. It returns nil when no key
 // fits, and always nil for symmetric algorithms and "none".
-func (s *Set) Candidates(kid string, alg jwa.SignatureAlgorithm) []Key {
+func (s *Set) Candidates(kid, alg string) []Key {
 	if s == nil {
 		return nil
 	}
@@ -95,18 +94,18 @@ func (s *Set) Candidates(kid string, alg jwa.SignatureAlgorithm) []Key {
 
 // fits reports whether pub is of the type and curve alg signs with
 // (RFC 7518 §3.1, RFC 8037 §3.1).
-func fits(alg jwa.SignatureAlgorithm, pub any) bool {
+func fits(alg string, pub any) bool {
 	switch alg {
-	case jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512:
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
 		_, ok := pub.(*rsa.PublicKey)
 		return ok
-	case jwa.ES256:
+	case "ES256":
 		return ecCurve(pub) == elliptic.P256()
-	case jwa.ES384:
+	case "ES384":
 		return ecCurve(pub) == elliptic.P384()
-	case jwa.ES512:
+	case "ES512":
 		return ecCurve(pub) == elliptic.P521()
-	case jwa.EdDSA:
+	case "EdDSA":
 		k, ok := pub.(ed25519.PublicKey)
 		return ok && len(k) == ed25519.PublicKeySize
 	default:

@@ -2,9 +2,10 @@ package proxy
 
 import (
 	"errors"
-	"github.com/authgate/authgate/internal/headers"
 	"net/http"
 	"strings"
+
+	"github.com/authgate/authgate/internal/headers"
 )
 
 // Bearer syntax errors. Their text is client-safe (it never quotes the

@@ -2,12 +2,13 @@ package proxy
 
 import (
 	"context"
-	"github.com/authgate/authgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"testing"
+
+	"github.com/authgate/authgate/internal/testkit"
 
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/policy"

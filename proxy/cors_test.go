@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"github.com/authgate/authgate/internal/testkit"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testkit"
 
 	"github.com/authgate/authgate/policy"
 )

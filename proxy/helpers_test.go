@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/authgate/authgate/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testkit"
 
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/internal/verify"

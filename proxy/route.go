@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"github.com/authgate/authgate/internal/headers"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -12,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authgate/authgate/internal/headers"
 
 	"github.com/authgate/authgate/internal/claims"
 	"github.com/authgate/authgate/policy"

@@ -20,8 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/authgate/authgate/internal/demo"
 	"github.com/authgate/authgate/internal/testkit"
@@ -92,12 +91,12 @@ func newExplainEnv(t *testing.T) *explainEnv {
 	if env.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := jwk.FromRaw(&env.labEC.PublicKey)
+	pub, err := jwk.Import(&env.labEC.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = pub.Set(jwk.KeyIDKey, "lab1")
-	_ = pub.Set(jwk.AlgorithmKey, jwa.ES256)
+	_ = pub.Set(jwk.AlgorithmKey, "ES256")
 	set := jwk.NewSet()
 	_ = set.AddKey(pub)
 	doc, err := json.Marshal(set)
@@ -138,7 +137,7 @@ func (env *explainEnv) demoToken(t *testing.T, claims map[string]any, life time.
 
 // labToken signs claims (iss http://lab.example unless set) with a
 // hand-made header.
-func (env *explainEnv) labToken(t *testing.T, alg jwa.SignatureAlgorithm, key any, hdr, claims map[string]any) string {
+func (env *explainEnv) labToken(t *testing.T, alg string, key any, hdr, claims map[string]any) string {
 	t.Helper()
 	c := map[string]any{
 		"iss": "http://lab.example", "sub": "lab-user", "aud": "explain-api",
@@ -228,23 +227,23 @@ func TestExplainSteps(t *testing.T) {
 			"→ 401 invalid_token: the token is not a well-formed signed JWT", invalid("the token is not a well-formed signed JWT"),
 			"reason: malformed (decided by format)",
 		}},
-		{"untrusted issuer", "api", env.labToken(t, jwa.ES256, env.labEC, labHdr("lab1", "at+jwt"), map[string]any{"iss": "https://evil.example"}), 1, []string{
+		{"untrusted issuer", "api", env.labToken(t, "ES256", env.labEC, labHdr("lab1", "at+jwt"), map[string]any{"iss": "https://evil.example"}), 1, []string{
 			"✘ 3 issuer", `iss "https://evil.example"`,
 			"→ 401 invalid_token: the token's issuer is not trusted for this route", "reason: untrusted_issuer",
 		}},
-		{"alg not allowed", "api", env.labToken(t, jwa.RS256, env.rsa, labHdr("lab1", "at+jwt"), nil), 1, []string{
+		{"alg not allowed", "api", env.labToken(t, "RS256", env.rsa, labHdr("lab1", "at+jwt"), nil), 1, []string{
 			"✘ 4 algorithm", `"RS256" is not one of the issuer's algorithms (ES256)`,
 			"the verdict is decided above", "6 exp", "expires in",
 			"→ 401 invalid_token: the token's signing algorithm is not allowed", "reason: alg_not_allowed",
 		}},
-		{"crit header", "api", env.labToken(t, jwa.ES256, env.labEC, map[string]any{"kid": "lab1", "typ": "at+jwt", "crit": []string{"exp"}, "exp": 1}, nil), 1, []string{
+		{"crit header", "api", env.labToken(t, "ES256", env.labEC, map[string]any{"kid": "lab1", "typ": "at+jwt", "crit": []string{"exp"}, "exp": 1}, nil), 1, []string{
 			"✔ 4 algorithm", "✘ 4 crit", "→ 401 invalid_token: the token is not a well-formed signed JWT", "reason: malformed (decided by crit)",
 		}},
-		{"unknown kid", "api", env.labToken(t, jwa.ES256, env.labEC, labHdr("nope", "at+jwt"), nil), 1, []string{
+		{"unknown kid", "api", env.labToken(t, "ES256", env.labEC, labHdr("nope", "at+jwt"), nil), 1, []string{
 			"✘ 5 key", `no key with kid "nope"`,
 			"→ 401 invalid_token: the token's signing key is unknown", "reason: unknown_key",
 		}},
-		{"bad signature", "api", env.labToken(t, jwa.ES256, env.other, labHdr("lab1", "at+jwt"), nil), 1, []string{
+		{"bad signature", "api", env.labToken(t, "ES256", env.other, labHdr("lab1", "at+jwt"), nil), 1, []string{
 			"✔ 5 key", `kid "lab1" found in the cached key set`, "✘ 6 signature",
 			"→ 401 invalid_token: the token's signature is invalid", "reason: bad_signature",
 		}},
@@ -264,7 +263,7 @@ func TestExplainSteps(t *testing.T) {
 			"✘ 6 required_claims", "sub",
 			"→ 401 invalid_token: the token lacks a required claim", "reason: missing_claim",
 		}},
-		{"bad type", "api", env.labToken(t, jwa.ES256, env.labEC, labHdr("lab1", "JWT"), nil), 1, []string{
+		{"bad type", "api", env.labToken(t, "ES256", env.labEC, labHdr("lab1", "JWT"), nil), 1, []string{
 			"✔ 6 signature", "✘ 6 typ", `typ "JWT"`, "at+jwt",
 			"→ 401 invalid_token: the token's type is not accepted", "reason: bad_type",
 		}},
@@ -274,7 +273,7 @@ func TestExplainSteps(t *testing.T) {
 			`WWW-Authenticate: Bearer realm="authgate", error="insufficient_scope", scope="admin"`,
 			"reason: insufficient_scope (decided by policy)",
 		}},
-		{"keys unavailable", "api", env.labToken(t, jwa.ES256, env.labEC, labHdr("lab1", "at+jwt"), map[string]any{"iss": "http://down.example"}), 1, []string{
+		{"keys unavailable", "api", env.labToken(t, "ES256", env.labEC, labHdr("lab1", "at+jwt"), map[string]any{"iss": "http://down.example"}), 1, []string{
 			"keys       down: unavailable: ", "✘ 5 key",
 			"→ 503 temporarily_unavailable: the issuer's signing keys are temporarily unavailable",
 			"Retry-After: 10", "keys unavailable: ", "reason: keys_unavailable (decided by key)",

@@ -3,12 +3,13 @@ package config
 import (
 	"cmp"
 	"fmt"
-	"github.com/authgate/authgate/internal/headers"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/authgate/authgate/internal/headers"
 )
 
 // Validate re-runs validation (used after programmatic construction, e.g. by

@@ -14,9 +14,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jwt"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
 // Issuer is a minimal OpenID Provider on loopback: it publishes
@@ -36,7 +36,7 @@ func NewIssuer(addr string) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := jwk.FromRaw(raw)
+	key, err := jwk.Import(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func NewIssuer(addr string) (*Issuer, error) {
 		return nil, err
 	}
 	_ = key.Set(jwk.KeyIDKey, "demo-"+hex.EncodeToString(kid))
-	_ = key.Set(jwk.AlgorithmKey, jwa.ES256)
+	_ = key.Set(jwk.AlgorithmKey, jwa.ES256())
 	pub, err := key.PublicKey()
 	if err != nil {
 		return nil, err
@@ -103,7 +103,7 @@ func (is *Issuer) Token(claims map[string]any, lifetime time.Duration) (string, 
 	if err != nil {
 		return "", err
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, is.key))
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256(), is.key))
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"fmt"
-	"github.com/authgate/authgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testkit"
 
 	"github.com/authgate/authgate/internal/demo"
 )

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/demo"
 	"github.com/authgate/authgate/internal/testkit"
@@ -184,7 +182,7 @@ func TestCookbook(t *testing.T) {
 				for k, v := range c {
 					p[k] = v
 				}
-				return testkit.SignJWS(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa-1", "typ": "JWT"}, jsonOf(t, p))
+				return testkit.SignJWS(t, "RS256", k.rsa, map[string]any{"kid": "rsa-1", "typ": "JWT"}, jsonOf(t, p))
 			}
 
 			res := cookbookGet(t, gw+"/api/orders/17", token(tc.pass), "pass-"+tc.file)

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/reason"
@@ -55,11 +53,11 @@ func TestExplainMatchesGateway(t *testing.T) {
 		{"malformed", "/req/x", "abc.def.ghi", reason.Malformed, "format"},
 		{"untrusted issuer", "/req/x", tok("n", nil), reason.UntrustedIssuer, "issuer"},
 		{"alg not allowed", "/narrow/x", tok("n", nil), reason.AlgNotAllowed, "algorithm"},
-		{"crit", "/req/x", testkit.SignJWS(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa-1", "crit": []string{"exp"}, "exp": 1},
+		{"crit", "/req/x", testkit.SignJWS(t, "RS256", k.rsa, map[string]any{"kid": "rsa-1", "crit": []string{"exp"}, "exp": 1},
 			jsonOf(t, fx.claims("a", nil))), reason.Malformed, "crit"},
-		{"unknown kid", "/req/x", testkit.SignJWS(t, jwa.RS256, k.rsa, map[string]any{"kid": "nope"}, jsonOf(t, fx.claims("a", nil))),
+		{"unknown kid", "/req/x", testkit.SignJWS(t, "RS256", k.rsa, map[string]any{"kid": "nope"}, jsonOf(t, fx.claims("a", nil))),
 			reason.UnknownKey, "key"},
-		{"bad signature", "/req/x", testkit.SignJWS(t, jwa.RS256, k.rsaOther, map[string]any{"kid": "rsa-1"}, jsonOf(t, fx.claims("a", nil))),
+		{"bad signature", "/req/x", testkit.SignJWS(t, "RS256", k.rsaOther, map[string]any{"kid": "rsa-1"}, jsonOf(t, fx.claims("a", nil))),
 			reason.BadSignature, "signature"},
 		{"expired", "/req/x", tok("a", map[string]any{"exp": now - 600}), reason.Expired, "exp"},
 		{"not yet valid", "/req/x", tok("a", map[string]any{"nbf": now + 600}), reason.NotYetValid, "nbf"},
@@ -209,7 +207,7 @@ routes:
   - { name: api, match: { path_prefix: /api }, upstream: { url: "http://upstream.invalid" } }
 `
 	k := fixtureKeys(t)
-	token := testkit.SignJWS(t, jwa.ES256, k.ec, map[string]any{"kid": "ec-1"},
+	token := testkit.SignJWS(t, "ES256", k.ec, map[string]any{"kid": "ec-1"},
 		jsonOf(t, map[string]any{"iss": "http://down.example", "aud": "api", "exp": time.Now().Unix() + 60}))
 	rep, err := buildRuntime(t, yaml).Explain(context.Background(), gateway.ExplainQuery{Route: "api", Token: token})
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/authgate/authgate/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,8 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/authgate/authgate/internal/testkit"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/authgate/authgate/internal/demo"
 )
@@ -56,7 +56,7 @@ func fixtureKeys(t *testing.T) *testKeys {
 // given kid (none when "") and alg (none when "").
 func publicJWK(t *testing.T, priv any, kid, alg string) jwk.Key {
 	t.Helper()
-	k, err := jwk.FromRaw(priv)
+	k, err := jwk.Import(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func jsonOf(t *testing.T, v any) []byte {
 // tokenFor signs claims with the main RSA key as RS256 with kid rsa-1.
 func (fx *gwFixture) tokenFor(t *testing.T, c map[string]any) string {
 	t.Helper()
-	return testkit.SignJWS(t, jwa.RS256, fx.keys.rsa, map[string]any{"kid": "rsa-1"}, jsonOf(t, c))
+	return testkit.SignJWS(t, "RS256", fx.keys.rsa, map[string]any{"kid": "rsa-1"}, jsonOf(t, c))
 }
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

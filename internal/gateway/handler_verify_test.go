@@ -6,7 +6,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
-	"github.com/authgate/authgate/internal/testkit"
 	"math/big"
 	"net/http"
 	"strings"
@@ -14,9 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/cert"
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwe"
+	"github.com/authgate/authgate/internal/testkit"
+
+	"github.com/lestrrat-go/jwx/v3/cert"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwe"
 
 	"github.com/authgate/authgate/internal/reason"
 )
@@ -62,15 +63,15 @@ func TestHandlerVerification(t *testing.T) {
 		if hdr == nil {
 			hdr = map[string]any{"kid": "rsa-1"}
 		}
-		return testkit.SignJWS(t, jwa.RS256, k.rsa, hdr, payload)
+		return testkit.SignJWS(t, "RS256", k.rsa, hdr, payload)
 	}
 	es := func(iss string, edits, hdr map[string]any) string {
-		return testkit.SignJWS(t, jwa.ES256, k.ec, hdr, claims(iss, edits))
+		return testkit.SignJWS(t, "ES256", k.ec, hdr, claims(iss, edits))
 	}
 	valid := rs(claims("a", nil), nil)
 	parts := strings.Split(valid, ".")
 
-	jweTok, err := jwe.Encrypt(claims("a", nil), jwe.WithKey(jwa.RSA_OAEP_256, &k.rsa.PublicKey))
+	jweTok, err := jwe.Encrypt(claims("a", nil), jwe.WithKey(jwa.RSA_OAEP_256(), &k.rsa.PublicKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestHandlerVerification(t *testing.T) {
 	_ = chain.AddString(base64.StdEncoding.EncodeToString(certDER))
 	unsigned := func(hdr string, payload []byte) string { return b64url([]byte(hdr)) + "." + b64url(payload) + "." }
 	atk := func(hdr map[string]any) string {
-		return testkit.SignJWS(t, jwa.RS256, k.rsaOther, hdr, claims("a", nil))
+		return testkit.SignJWS(t, "RS256", k.rsaOther, hdr, claims("a", nil))
 	}
 	under, over := tokensAroundLimit(t, fx)
 
@@ -130,8 +131,8 @@ func TestHandlerVerification(t *testing.T) {
 		{"alg/ES256 on an ES256-only issuer", "/narrow", withBearer(es("n", nil, map[string]any{"kid": "ec-1"})), wantOK},
 		{"alg/none unsigned", "/req", withBearer(unsigned(`{"alg":"none","kid":"rsa-1"}`, claims("a", nil))), wantDeny(reason.ErrAlgNotAllowed)},
 		{"alg/none with a real signature", "/req", withBearer(b64url([]byte(`{"alg":"none"}`)) + "." + parts[1] + "." + parts[2]), wantDeny(reason.ErrAlgNotAllowed)},
-		{"alg/HS256 keyed with the RSA public key", "/req", withBearer(testkit.SignJWS(t, jwa.HS256, pemPub, map[string]any{"kid": "rsa-1"}, claims("a", nil))), wantDeny(reason.ErrAlgNotAllowed)},
-		{"alg/HS256 keyed with the RSA public key DER", "/req", withBearer(testkit.SignJWS(t, jwa.HS256, der, nil, claims("a", nil))), wantDeny(reason.ErrAlgNotAllowed)},
+		{"alg/HS256 keyed with the RSA public key", "/req", withBearer(testkit.SignJWS(t, "HS256", pemPub, map[string]any{"kid": "rsa-1"}, claims("a", nil))), wantDeny(reason.ErrAlgNotAllowed)},
+		{"alg/HS256 keyed with the RSA public key DER", "/req", withBearer(testkit.SignJWS(t, "HS256", der, nil, claims("a", nil))), wantDeny(reason.ErrAlgNotAllowed)},
 		{"crit/names an extension", "/req", withBearer(rs(claims("a", nil), map[string]any{"kid": "rsa-1", "crit": []string{"x-ext"}, "x-ext": 1})), wantDeny(reason.ErrMalformed)},
 		{"jku/attacker set, attacker kid", "/req", withBearer(atk(map[string]any{"kid": "atk-1", "jku": fx.attacker + "/jwks"})), wantDeny(reason.ErrUnknownKey)},
 		{"jku/attacker set, issuer kid", "/req", withBearer(atk(map[string]any{"kid": "rsa-1", "jku": fx.attacker + "/jwks"})), wantDeny(reason.ErrBadSignature)},
@@ -141,13 +142,13 @@ func TestHandlerVerification(t *testing.T) {
 		// Step 5: keys by kid.
 		{"kid/unknown, refetch not allowed yet", "/req", withBearer(rs(claims("a", nil), map[string]any{"kid": "nope"})), wantDeny(reason.ErrUnknownKey)},
 		{"kid/names the EC key on an RS256 token", "/req", withBearer(rs(claims("a", nil), map[string]any{"kid": "ec-1"})), wantDeny(reason.ErrUnknownKey)},
-		{"kid/key with use enc is never used", "/req", withBearer(testkit.SignJWS(t, jwa.RS256, k.nokid, map[string]any{"kid": "rsa-enc"}, claims("a", nil))), wantDeny(reason.ErrUnknownKey)},
-		{"kid/key with alg RS512, token RS256", "/req", withBearer(testkit.SignJWS(t, jwa.RS256, k.nokid, map[string]any{"kid": "rsa-512"}, claims("a", nil))), wantDeny(reason.ErrUnknownKey)},
-		{"kid/key with alg RS512, token RS512", "/req", withBearer(testkit.SignJWS(t, jwa.RS512, k.nokid, map[string]any{"kid": "rsa-512"}, claims("a", nil))), wantOK},
+		{"kid/key with use enc is never used", "/req", withBearer(testkit.SignJWS(t, "RS256", k.nokid, map[string]any{"kid": "rsa-enc"}, claims("a", nil))), wantDeny(reason.ErrUnknownKey)},
+		{"kid/key with alg RS512, token RS256", "/req", withBearer(testkit.SignJWS(t, "RS256", k.nokid, map[string]any{"kid": "rsa-512"}, claims("a", nil))), wantDeny(reason.ErrUnknownKey)},
+		{"kid/key with alg RS512, token RS512", "/req", withBearer(testkit.SignJWS(t, "RS512", k.nokid, map[string]any{"kid": "rsa-512"}, claims("a", nil))), wantOK},
 		{"kid/none, set keys tried", "/req", withBearer(rs(claims("a", nil), map[string]any{})), wantOK},
-		{"kid/none, issuer without kids", "/req", withBearer(testkit.SignJWS(t, jwa.RS256, k.nokid, nil, claims("b", nil))), wantOK},
-		{"kid/present, issuer without kids", "/req", withBearer(testkit.SignJWS(t, jwa.RS256, k.nokid, map[string]any{"kid": "x"}, claims("b", nil))), wantDeny(reason.ErrUnknownKey)},
-		{"kid/none, signed by another issuer's key", "/req", withBearer(testkit.SignJWS(t, jwa.RS256, k.rsa, nil, claims("b", nil))), wantDeny(reason.ErrBadSignature)},
+		{"kid/none, issuer without kids", "/req", withBearer(testkit.SignJWS(t, "RS256", k.nokid, nil, claims("b", nil))), wantOK},
+		{"kid/present, issuer without kids", "/req", withBearer(testkit.SignJWS(t, "RS256", k.nokid, map[string]any{"kid": "x"}, claims("b", nil))), wantDeny(reason.ErrUnknownKey)},
+		{"kid/none, signed by another issuer's key", "/req", withBearer(testkit.SignJWS(t, "RS256", k.rsa, nil, claims("b", nil))), wantDeny(reason.ErrBadSignature)},
 		// Step 6: signature, times, audience, required claims, typ.
 		{"signature/tampered payload", "/req", withBearer(parts[0] + "." + b64url(claims("a", map[string]any{"sub": "admin"})) + "." + parts[2]), wantDeny(reason.ErrBadSignature)},
 		{"signature/other token's signature", "/req", withBearer(parts[0] + "." + parts[1] + "." + strings.Split(rs(claims("a", map[string]any{"sub": "bob"}), nil), ".")[2]), wantDeny(reason.ErrBadSignature)},
@@ -231,15 +232,15 @@ func TestHandlerAlgorithms(t *testing.T) {
 	k := fx.keys
 	families := []struct {
 		name       string
-		alg        jwa.SignatureAlgorithm
+		alg        string
 		key, other any
 		kid        string
 		foreignKID string // a kid of the set whose key type does not fit alg
 	}{
-		{"RS256", jwa.RS256, k.rsa, k.rsaOther, "rsa-1", "ec-1"},
-		{"PS256", jwa.PS256, k.rsa, k.rsaOther, "rsa-1", "ed-1"},
-		{"ES256", jwa.ES256, k.ec, k.ecOther, "ec-1", "rsa-1"},
-		{"EdDSA", jwa.EdDSA, k.ed, k.edOther, "ed-1", "ec-1"},
+		{"RS256", "RS256", k.rsa, k.rsaOther, "rsa-1", "ec-1"},
+		{"PS256", "PS256", k.rsa, k.rsaOther, "rsa-1", "ed-1"},
+		{"ES256", "ES256", k.ec, k.ecOther, "ec-1", "rsa-1"},
+		{"EdDSA", "EdDSA", k.ed, k.edOther, "ed-1", "ec-1"},
 	}
 	for _, f := range families {
 		payload := jsonOf(t, fx.claims("a", map[string]any{"sub": "user-" + f.name}))
@@ -300,7 +301,7 @@ func flipLastChar(s string) string {
 func TestHandlerUnknownKID(t *testing.T) {
 	fx := newFixture(t)
 	k := fx.keys
-	tok := testkit.SignJWS(t, jwa.ES256, k.rotNew, map[string]any{"kid": "rot-2"}, jsonOf(t, fx.claims("r", nil)))
+	tok := testkit.SignJWS(t, "ES256", k.rotNew, map[string]any{"kid": "rot-2"}, jsonOf(t, fx.claims("r", nil)))
 	want := wantDeny(reason.ErrUnknownKey)
 
 	for i := range 2 {
@@ -320,7 +321,7 @@ func TestHandlerUnknownKID(t *testing.T) {
 	// open by a slow key set endpoint.
 	time.Sleep(30 * time.Millisecond)
 	fx.jwksDelay.Store(int64(300 * time.Millisecond))
-	other := testkit.SignJWS(t, jwa.ES256, k.rotNew, map[string]any{"kid": "rot-3"}, jsonOf(t, fx.claims("r", nil)))
+	other := testkit.SignJWS(t, "ES256", k.rotNew, map[string]any{"kid": "rot-3"}, jsonOf(t, fx.claims("r", nil)))
 	before := fx.hits("r")
 	var wg sync.WaitGroup
 	statuses := make([]int, 16)
@@ -347,7 +348,7 @@ func TestHandlerUnknownKID(t *testing.T) {
 
 	// main has the default min_refresh_interval (30s) and fetched at start.
 	before = fx.hits("a")
-	bad := testkit.SignJWS(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa-2"}, jsonOf(t, fx.claims("a", nil)))
+	bad := testkit.SignJWS(t, "RS256", k.rsa, map[string]any{"kid": "rsa-2"}, jsonOf(t, fx.claims("a", nil)))
 	checkVerdict(t, fx.send(t, "/req", withBearer(bad)), want, bad)
 	if got := fx.hits("a") - before; got != 0 {
 		t.Errorf("main key set fetches within min_refresh_interval: got %d, want 0", got)

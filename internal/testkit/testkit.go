@@ -5,6 +5,7 @@ package testkit
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,26 +14,46 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
-// SignJWS makes a compact JWS over the exact payload bytes with jws.Sign;
-// hdr members (kid, typ, crit, jku, jwk, …) go into the protected header
-// next to alg. It fails the test on error.
-func SignJWS(tb testing.TB, alg jwa.SignatureAlgorithm, key any, hdr map[string]any, payload []byte) string {
+// SignJWS makes a compact JWS over the exact payload bytes with jws.Sign,
+// alg spelled as RFC 7518 spells it ("RS256"); hdr members (kid, typ, crit,
+// jku, jwk, …) go into the protected header next to alg. It fails the test
+// on error. Tests name algorithms as strings so that only this package and
+// the code under test depend on the JOSE library's types.
+func SignJWS(tb testing.TB, alg string, key any, hdr map[string]any, payload []byte) string {
 	tb.Helper()
+	a, ok := jwa.LookupSignatureAlgorithm(alg)
+	if !ok {
+		tb.Fatalf("unknown algorithm %q", alg)
+	}
 	h := jws.NewHeaders()
 	for name, v := range hdr {
 		if err := h.Set(name, v); err != nil {
 			tb.Fatalf("header %s: %v", name, err)
 		}
 	}
-	tok, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
+	tok, err := jws.Sign(payload, jws.WithKey(a, key, jws.WithProtectedHeaders(h)))
 	if err != nil {
 		tb.Fatalf("jws.Sign(%s): %v", alg, err)
 	}
 	return string(tok)
+}
+
+// SignInput signs the exact signing input (BASE64URL(header) "."
+// BASE64URL(payload)) with alg and returns the compact JWS, for tokens that
+// jws.Sign would not produce: a header given verbatim, an alg that differs
+// from the signing algorithm, duplicate members, odd encodings.
+func SignInput(tb testing.TB, alg string, key any, signingInput string) string {
+	tb.Helper()
+	sig, err := jwsbb.Sign(key, alg, []byte(signingInput), nil)
+	if err != nil {
+		tb.Fatalf("sign %s: %v", alg, err)
+	}
+	return signingInput + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 // LogBuffer is a goroutine-safe sink for a logger (or a child process's

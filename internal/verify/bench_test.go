@@ -3,8 +3,6 @@ package verify
 import (
 	"context"
 	"testing"
-
-	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // BenchmarkVerify measures the whole of Verify against a primed real key
@@ -20,12 +18,12 @@ func BenchmarkVerify(b *testing.B) {
 	v := mustVerifier(b, nil, is)
 	for _, bc := range []struct {
 		name string
-		alg  jwa.SignatureAlgorithm
+		alg  string
 		key  any
 		kid  string
 	}{
-		{"RS256", jwa.RS256, k.rsa, "rsa1"},
-		{"ES256", jwa.ES256, k.ec, "ec1"},
+		{"RS256", "RS256", k.rsa, "rsa1"},
+		{"ES256", "ES256", k.ec, "ec1"},
 	} {
 		tok := sign(b, bc.alg, bc.key, map[string]any{"kid": bc.kid}, claimsFor(issMain))
 		b.Run(bc.name, func(b *testing.B) {

@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/authgate/authgate/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -17,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/authgate/authgate/internal/testkit"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/authgate/authgate/jwks"
 )
@@ -112,14 +111,14 @@ func newJWKSServer(tb testing.TB, ks ...pubJWK) *jwksServer {
 		}
 		set := jwk.NewSet()
 		for _, k := range ks {
-			jk, err := jwk.FromRaw(k.pub)
+			jk, err := jwk.Import(k.pub)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
 			_ = jk.Set(jwk.KeyIDKey, k.kid)
 			if k.alg != "" {
-				_ = jk.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(k.alg))
+				_ = jk.Set(jwk.AlgorithmKey, k.alg)
 			}
 			_ = set.AddKey(jk)
 		}
@@ -163,7 +162,7 @@ func claimsFor(iss string) map[string]any {
 
 // sign signs claims with jws.Sign; hdr members (kid, typ, crit, jwk, jku…)
 // go into the protected header next to alg.
-func sign(tb testing.TB, alg jwa.SignatureAlgorithm, key any, hdr map[string]any, claims map[string]any) string {
+func sign(tb testing.TB, alg string, key any, hdr map[string]any, claims map[string]any) string {
 	tb.Helper()
 	payload, err := json.Marshal(claims)
 	if err != nil {
@@ -172,7 +171,7 @@ func sign(tb testing.TB, alg jwa.SignatureAlgorithm, key any, hdr map[string]any
 	return signPayload(tb, alg, key, hdr, payload)
 }
 
-func signPayload(tb testing.TB, alg jwa.SignatureAlgorithm, key any, hdr map[string]any, payload []byte) string {
+func signPayload(tb testing.TB, alg string, key any, hdr map[string]any, payload []byte) string {
 	tb.Helper()
 	return testkit.SignJWS(tb, alg, key, hdr, payload)
 }
@@ -180,29 +179,20 @@ func signPayload(tb testing.TB, alg jwa.SignatureAlgorithm, key any, hdr map[str
 // signRaw signs with sigAlg over a header given verbatim as JSON, for
 // headers jws.Sign would not produce (an alg that differs from the
 // signing algorithm, odd member types).
-func signRaw(tb testing.TB, headerJSON string, claims map[string]any, sigAlg jwa.SignatureAlgorithm, key any) string {
+func signRaw(tb testing.TB, headerJSON string, claims map[string]any, sigAlg string, key any) string {
 	tb.Helper()
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		tb.Fatalf("marshal claims: %v", err)
 	}
-	input := enc(headerJSON) + "." + enc(string(payload))
-	signer, err := jws.NewSigner(sigAlg)
-	if err != nil {
-		tb.Fatalf("NewSigner(%s): %v", sigAlg, err)
-	}
-	sig, err := signer.Sign([]byte(input), key)
-	if err != nil {
-		tb.Fatalf("sign: %v", err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return testkit.SignInput(tb, sigAlg, key, enc(headerJSON)+"."+enc(string(payload)))
 }
 
 func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func mustJWK(tb testing.TB, raw any) jwk.Key {
 	tb.Helper()
-	k, err := jwk.FromRaw(raw)
+	k, err := jwk.Import(raw)
 	if err != nil {
 		tb.Fatalf("jwk.FromRaw: %v", err)
 	}

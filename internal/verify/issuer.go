@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/authgate/authgate/jwks"
 )
@@ -100,8 +100,8 @@ type Issuer struct {
 
 // algorithm is an allowed alg with its stateless jwx verifier.
 type algorithm struct {
-	alg      jwa.SignatureAlgorithm
-	verifier jws.Verifier
+	alg      string
+	verifier jws.Verifier2
 }
 
 type set map[string]struct{}
@@ -186,12 +186,15 @@ func newAlgorithm(name string) (algorithm, error) {
 	case !slices.Contains(DefaultAlgorithms, name):
 		return algorithm{}, fmt.Errorf("%q: unsupported; use one of %s", name, strings.Join(DefaultAlgorithms, ", "))
 	}
-	alg := jwa.SignatureAlgorithm(name)
-	v, err := jws.NewVerifier(alg)
+	alg, ok := jwa.LookupSignatureAlgorithm(name)
+	if !ok {
+		return algorithm{}, fmt.Errorf("%q: not known to the JOSE library", name)
+	}
+	v, err := jws.VerifierFor(alg)
 	if err != nil {
 		return algorithm{}, fmt.Errorf("%q: %w", name, err)
 	}
-	return algorithm{alg: alg, verifier: v}, nil
+	return algorithm{alg: name, verifier: v}, nil
 }
 
 // normalizeType puts a typ value in canonical form: lower case, without the

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/jwks"
 )
@@ -194,7 +192,7 @@ func (t *Trace) crit(err error) {
 	t.add(4, StepCrit, nil, "no crit header")
 }
 
-func (t *Trace) key(kid string, alg jwa.SignatureAlgorithm, cands []jwks.Key, refetched bool, err error) {
+func (t *Trace) key(kid string, alg string, cands []jwks.Key, refetched bool, err error) {
 	if t == nil {
 		return
 	}

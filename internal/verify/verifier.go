@@ -243,7 +243,7 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact,
 	}
 	t.key(kid, alg.alg, cands, refetched, nil)
 	for i := range cands {
-		if alg.verifier.Verify(input, c.signature, cands[i].Public) == nil {
+		if alg.verifier.Verify(cands[i].Public, input, c.signature) == nil {
 			t.signature(&cands[i], len(cands), nil)
 			return cands[i].KID, nil
 		}

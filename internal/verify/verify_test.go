@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/jwks"
@@ -96,7 +96,7 @@ func TestVerify(t *testing.T) {
 	k := f.k
 	kid := func(id string) map[string]any { return map[string]any{"kid": id} }
 	ok := claims(issMain, nil)
-	good := sign(t, jwa.RS256, k.rsa, kid("rsa1"), ok)
+	good := sign(t, "RS256", k.rsa, kid("rsa1"), ok)
 	parts := strings.Split(good, ".")
 	sigBytes, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
@@ -130,15 +130,15 @@ func TestVerify(t *testing.T) {
 	}{
 		// Every algorithm, by kid.
 		{name: "RS256", token: good, want: reason.OK},
-		{name: "RS256 key with alg", token: sign(t, jwa.RS256, k.rsa2, kid("rsa2"), ok), want: reason.OK},
-		{name: "PS256", token: sign(t, jwa.PS256, k.rsa, kid("rsa1"), ok), want: reason.OK},
-		{name: "PS512", token: sign(t, jwa.PS512, k.rsa, kid("rsa1"), ok), want: reason.OK},
-		{name: "ES256", token: sign(t, jwa.ES256, k.ec, kid("ec1"), ok), want: reason.OK},
-		{name: "ES384", token: sign(t, jwa.ES384, k.ec384, kid("ec384"), ok), want: reason.OK},
-		{name: "EdDSA", token: sign(t, jwa.EdDSA, k.ed, kid("ed1"), ok), want: reason.OK},
-		{name: "no kid, several keys, RSA", token: sign(t, jwa.RS256, k.rsa2, nil, ok), want: reason.OK},
-		{name: "no kid, several keys, EC", token: sign(t, jwa.ES256, k.ec, nil, ok), want: reason.OK},
-		{name: "no kid, EdDSA", token: sign(t, jwa.EdDSA, k.ed, nil, ok), want: reason.OK},
+		{name: "RS256 key with alg", token: sign(t, "RS256", k.rsa2, kid("rsa2"), ok), want: reason.OK},
+		{name: "PS256", token: sign(t, "PS256", k.rsa, kid("rsa1"), ok), want: reason.OK},
+		{name: "PS512", token: sign(t, "PS512", k.rsa, kid("rsa1"), ok), want: reason.OK},
+		{name: "ES256", token: sign(t, "ES256", k.ec, kid("ec1"), ok), want: reason.OK},
+		{name: "ES384", token: sign(t, "ES384", k.ec384, kid("ec384"), ok), want: reason.OK},
+		{name: "EdDSA", token: sign(t, "EdDSA", k.ed, kid("ed1"), ok), want: reason.OK},
+		{name: "no kid, several keys, RSA", token: sign(t, "RS256", k.rsa2, nil, ok), want: reason.OK},
+		{name: "no kid, several keys, EC", token: sign(t, "ES256", k.ec, nil, ok), want: reason.OK},
+		{name: "no kid, EdDSA", token: sign(t, "EdDSA", k.ed, nil, ok), want: reason.OK},
 
 		// Step 2: compact JWS.
 		{name: "empty", token: "", want: reason.Malformed},
@@ -153,100 +153,100 @@ func TestVerify(t *testing.T) {
 		{name: "header not JSON", token: enc("not json") + "." + parts[1] + "." + parts[2], want: reason.Malformed},
 		{name: "header is an array", token: enc(`["RS256"]`) + "." + parts[1] + "." + parts[2], want: reason.Malformed},
 		{name: "header is null", token: enc(`null`) + "." + parts[1] + "." + parts[2], want: reason.Malformed},
-		{name: "header alg not a string", token: signRaw(t, `{"alg":256,"kid":"rsa1"}`, ok, jwa.RS256, k.rsa), want: reason.Malformed},
-		{name: "header kid not a string", token: signRaw(t, `{"alg":"RS256","kid":1}`, ok, jwa.RS256, k.rsa), want: reason.Malformed},
+		{name: "header alg not a string", token: signRaw(t, `{"alg":256,"kid":"rsa1"}`, ok, "RS256", k.rsa), want: reason.Malformed},
+		{name: "header kid not a string", token: signRaw(t, `{"alg":"RS256","kid":1}`, ok, "RS256", k.rsa), want: reason.Malformed},
 		{name: "payload is an array", token: parts[0] + "." + enc(`[1]`) + "." + parts[2], want: reason.Malformed},
 		{name: "payload is null", token: parts[0] + "." + enc(`null`) + "." + parts[2], want: reason.Malformed},
 		{name: "payload with trailing data", token: parts[0] + "." + enc(`{"iss":"`+issMain+`"}{}`) + "." + parts[2], want: reason.Malformed},
 		{name: "empty payload", token: parts[0] + ".." + parts[2], want: reason.Malformed},
-		{name: "oversized", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), big), want: reason.Malformed},
+		{name: "oversized", token: sign(t, "RS256", k.rsa, kid("rsa1"), big), want: reason.Malformed},
 
 		// Step 3: issuer.
-		{name: "unknown iss", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims("https://evil.example", nil)), want: reason.UntrustedIssuer},
-		{name: "iss with trailing slash", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain+"/", nil)), want: reason.UntrustedIssuer},
-		{name: "iss differs in case", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(strings.ToUpper(issMain), nil)), want: reason.UntrustedIssuer},
-		{name: "no iss", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"iss": nil})), want: reason.UntrustedIssuer},
-		{name: "iss not a string", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"iss": []string{issMain}})), want: reason.UntrustedIssuer},
-		{name: "issuer not on this route", v: f.override, token: sign(t, jwa.ES256, k.ec, kid("ec1"), claims(issES, nil)), want: reason.UntrustedIssuer},
+		{name: "unknown iss", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims("https://evil.example", nil)), want: reason.UntrustedIssuer},
+		{name: "iss with trailing slash", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain+"/", nil)), want: reason.UntrustedIssuer},
+		{name: "iss differs in case", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(strings.ToUpper(issMain), nil)), want: reason.UntrustedIssuer},
+		{name: "no iss", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"iss": nil})), want: reason.UntrustedIssuer},
+		{name: "iss not a string", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"iss": []string{issMain}})), want: reason.UntrustedIssuer},
+		{name: "issuer not on this route", v: f.override, token: sign(t, "ES256", k.ec, kid("ec1"), claims(issES, nil)), want: reason.UntrustedIssuer},
 
 		// Step 4: algorithm and crit.
 		{name: "alg none, unsigned", token: enc(`{"alg":"none"}`) + "." + parts[1] + ".", want: reason.AlgNotAllowed, issuer: "main"},
 		{name: "alg none with kid", token: enc(`{"alg":"none","kid":"rsa1"}`) + "." + parts[1] + ".", want: reason.AlgNotAllowed, issuer: "main"},
 		{name: "alg None", token: enc(`{"alg":"None"}`) + "." + parts[1] + ".", want: reason.AlgNotAllowed, issuer: "main"},
 		{name: "no alg", token: enc(`{"kid":"rsa1"}`) + "." + parts[1] + "." + parts[2], want: reason.AlgNotAllowed, issuer: "main"},
-		{name: "alg in other case", token: signRaw(t, `{"alg":"rs256","kid":"rsa1"}`, ok, jwa.RS256, k.rsa), want: reason.AlgNotAllowed, issuer: "main"},
-		{name: "ALG member name in other case", token: signRaw(t, `{"ALG":"RS256","kid":"rsa1"}`, ok, jwa.RS256, k.rsa), want: reason.AlgNotAllowed, issuer: "main"},
-		{name: "HS256 keyed with the RSA public key PEM", token: sign(t, jwa.HS256, pubPEM, kid("rsa1"), ok), want: reason.AlgNotAllowed, issuer: "main"},
-		{name: "HS256 keyed with the RSA public key DER", token: sign(t, jwa.HS256, pubDER, nil, ok), want: reason.AlgNotAllowed, issuer: "main"},
-		{name: "RS256 on an ES256-only issuer", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issES, nil)), want: reason.AlgNotAllowed, issuer: "esonly"},
-		{name: "ES256 on an ES256-only issuer", token: sign(t, jwa.ES256, k.ec, kid("ec1"), claims(issES, nil)), want: reason.OK},
-		{name: "crit", token: sign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa1", "crit": []string{"exp"}, "exp": 1}, ok), want: reason.Malformed, issuer: "main"},
-		{name: "empty crit", token: signRaw(t, `{"alg":"RS256","kid":"rsa1","crit":[]}`, ok, jwa.RS256, k.rsa), want: reason.Malformed, issuer: "main"},
-		{name: "b64 false with crit", token: signRaw(t, `{"alg":"RS256","kid":"rsa1","b64":false,"crit":["b64"]}`, ok, jwa.RS256, k.rsa), want: reason.Malformed, issuer: "main"},
+		{name: "alg in other case", token: signRaw(t, `{"alg":"rs256","kid":"rsa1"}`, ok, "RS256", k.rsa), want: reason.AlgNotAllowed, issuer: "main"},
+		{name: "ALG member name in other case", token: signRaw(t, `{"ALG":"RS256","kid":"rsa1"}`, ok, "RS256", k.rsa), want: reason.AlgNotAllowed, issuer: "main"},
+		{name: "HS256 keyed with the RSA public key PEM", token: sign(t, "HS256", pubPEM, kid("rsa1"), ok), want: reason.AlgNotAllowed, issuer: "main"},
+		{name: "HS256 keyed with the RSA public key DER", token: sign(t, "HS256", pubDER, nil, ok), want: reason.AlgNotAllowed, issuer: "main"},
+		{name: "RS256 on an ES256-only issuer", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issES, nil)), want: reason.AlgNotAllowed, issuer: "esonly"},
+		{name: "ES256 on an ES256-only issuer", token: sign(t, "ES256", k.ec, kid("ec1"), claims(issES, nil)), want: reason.OK},
+		{name: "crit", token: sign(t, "RS256", k.rsa, map[string]any{"kid": "rsa1", "crit": []string{"exp"}, "exp": 1}, ok), want: reason.Malformed, issuer: "main"},
+		{name: "empty crit", token: signRaw(t, `{"alg":"RS256","kid":"rsa1","crit":[]}`, ok, "RS256", k.rsa), want: reason.Malformed, issuer: "main"},
+		{name: "b64 false with crit", token: signRaw(t, `{"alg":"RS256","kid":"rsa1","b64":false,"crit":["b64"]}`, ok, "RS256", k.rsa), want: reason.Malformed, issuer: "main"},
 
 		// Step 5: keys. Keys named or carried by the header are never used.
-		{name: "unknown kid", token: sign(t, jwa.RS256, k.evilRSA, kid("evil"), ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "no kid, attacker key", token: sign(t, jwa.RS256, k.evilRSA, nil, ok), want: reason.BadSignature, issuer: "main"},
-		{name: "embedded jwk, no kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
-		{name: "embedded jwk, its own kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"kid": "evil", "jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "embedded jwk, trusted kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"kid": "rsa1", "jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
-		{name: "embedded EC jwk, no kid", token: sign(t, jwa.ES256, k.evilEC, map[string]any{"jwk": mustJWK(t, &k.evilEC.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
-		{name: "jku to attacker JWKS", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"kid": "evil", "jku": f.evil.URL + "/jku"}, ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "jku to attacker JWKS, no kid", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"jku": f.evil.URL + "/jku"}, ok), want: reason.BadSignature, issuer: "main"},
-		{name: "x5u to attacker", token: sign(t, jwa.RS256, k.evilRSA, map[string]any{"kid": "rsa1", "x5u": f.evil.URL + "/x5u"}, ok), want: reason.BadSignature, issuer: "main"},
-		{name: "kid of an RSA key, alg ES256", token: sign(t, jwa.ES256, k.ec, kid("rsa1"), ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "kid of an RS256-only key, alg PS256", token: sign(t, jwa.PS256, k.rsa2, kid("rsa2"), ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "signed ES256, header ES384, P-256 kid", token: signRaw(t, `{"alg":"ES384","kid":"ec1"}`, ok, jwa.ES256, k.ec), want: reason.UnknownKey, issuer: "main"},
-		{name: "signed ES256, header ES384, no kid", token: signRaw(t, `{"alg":"ES384"}`, ok, jwa.ES256, k.ec), want: reason.BadSignature, issuer: "main"},
-		{name: "no kid, no key for the algorithm", token: sign(t, jwa.ES512, p521, nil, ok), want: reason.UnknownKey, issuer: "main"},
-		{name: "keys unavailable", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issDown, nil)), want: reason.KeysUnavailable, issuer: "down"},
-		{name: "keys unavailable, bad token otherwise", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issDown, map[string]any{"exp": at(-time.Hour)})), want: reason.KeysUnavailable, issuer: "down"},
+		{name: "unknown kid", token: sign(t, "RS256", k.evilRSA, kid("evil"), ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "no kid, attacker key", token: sign(t, "RS256", k.evilRSA, nil, ok), want: reason.BadSignature, issuer: "main"},
+		{name: "embedded jwk, no kid", token: sign(t, "RS256", k.evilRSA, map[string]any{"jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
+		{name: "embedded jwk, its own kid", token: sign(t, "RS256", k.evilRSA, map[string]any{"kid": "evil", "jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "embedded jwk, trusted kid", token: sign(t, "RS256", k.evilRSA, map[string]any{"kid": "rsa1", "jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
+		{name: "embedded EC jwk, no kid", token: sign(t, "ES256", k.evilEC, map[string]any{"jwk": mustJWK(t, &k.evilEC.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
+		{name: "jku to attacker JWKS", token: sign(t, "RS256", k.evilRSA, map[string]any{"kid": "evil", "jku": f.evil.URL + "/jku"}, ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "jku to attacker JWKS, no kid", token: sign(t, "RS256", k.evilRSA, map[string]any{"jku": f.evil.URL + "/jku"}, ok), want: reason.BadSignature, issuer: "main"},
+		{name: "x5u to attacker", token: sign(t, "RS256", k.evilRSA, map[string]any{"kid": "rsa1", "x5u": f.evil.URL + "/x5u"}, ok), want: reason.BadSignature, issuer: "main"},
+		{name: "kid of an RSA key, alg ES256", token: sign(t, "ES256", k.ec, kid("rsa1"), ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "kid of an RS256-only key, alg PS256", token: sign(t, "PS256", k.rsa2, kid("rsa2"), ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "signed ES256, header ES384, P-256 kid", token: signRaw(t, `{"alg":"ES384","kid":"ec1"}`, ok, "ES256", k.ec), want: reason.UnknownKey, issuer: "main"},
+		{name: "signed ES256, header ES384, no kid", token: signRaw(t, `{"alg":"ES384"}`, ok, "ES256", k.ec), want: reason.BadSignature, issuer: "main"},
+		{name: "no kid, no key for the algorithm", token: sign(t, "ES512", p521, nil, ok), want: reason.UnknownKey, issuer: "main"},
+		{name: "keys unavailable", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issDown, nil)), want: reason.KeysUnavailable, issuer: "down"},
+		{name: "keys unavailable, bad token otherwise", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issDown, map[string]any{"exp": at(-time.Hour)})), want: reason.KeysUnavailable, issuer: "down"},
 
 		// Step 6: signature.
-		{name: "kid of key A, signed by key B", token: sign(t, jwa.RS256, k.rsa2, kid("rsa1"), ok), want: reason.BadSignature, issuer: "main"},
-		{name: "signed RS256, header PS256", token: signRaw(t, `{"alg":"PS256","kid":"rsa1"}`, ok, jwa.RS256, k.rsa), want: reason.BadSignature, issuer: "main"},
+		{name: "kid of key A, signed by key B", token: sign(t, "RS256", k.rsa2, kid("rsa1"), ok), want: reason.BadSignature, issuer: "main"},
+		{name: "signed RS256, header PS256", token: signRaw(t, `{"alg":"PS256","kid":"rsa1"}`, ok, "RS256", k.rsa), want: reason.BadSignature, issuer: "main"},
 		{name: "payload swapped", token: parts[0] + "." + enc(`{"iss":"`+issMain+`","aud":"api","exp":1900000000,"sub":"admin"}`) + "." + parts[2], want: reason.BadSignature, issuer: "main"},
 		{name: "signature truncated", token: parts[0] + "." + parts[1] + "." + truncSig, want: reason.BadSignature, issuer: "main"},
 		{name: "empty signature", token: parts[0] + "." + parts[1] + ".", want: reason.BadSignature, issuer: "main"},
-		{name: "EdDSA signature by another key", token: signRaw(t, `{"alg":"EdDSA","kid":"ed1"}`, ok, jwa.RS256, k.rsa), want: reason.BadSignature, issuer: "main"},
+		{name: "EdDSA signature by another key", token: signRaw(t, `{"alg":"EdDSA","kid":"ed1"}`, ok, "RS256", k.rsa), want: reason.BadSignature, issuer: "main"},
 
 		// Step 6: time, with 30s skew.
-		{name: "expired", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": at(-time.Hour)})), want: reason.Expired, issuer: "main"},
-		{name: "exp at the skew boundary", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": at(-30 * time.Second)})), want: reason.OK},
-		{name: "exp one second past the skew", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": at(-31 * time.Second)})), want: reason.Expired, issuer: "main"},
-		{name: "exp fractional past the skew", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": float64(at(-30*time.Second)) - 0.5})), want: reason.Expired, issuer: "main"},
-		{name: "exp as string", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": "1900000000"})), want: reason.Malformed, issuer: "main"},
-		{name: "exp huge", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": json.Number("1e400")})), want: reason.OK},
-		{name: "exp hugely negative", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": json.Number("-99999999999999999999999")})), want: reason.Expired, issuer: "main"},
-		{name: "nbf in the future", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"nbf": at(time.Minute)})), want: reason.NotYetValid, issuer: "main"},
-		{name: "nbf within skew", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"nbf": at(30 * time.Second)})), want: reason.OK},
-		{name: "nbf as bool", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"nbf": true})), want: reason.Malformed, issuer: "main"},
-		{name: "iat in the future", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"iat": at(31 * time.Second)})), want: reason.NotYetValid, issuer: "main"},
-		{name: "iat within skew", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"iat": at(30 * time.Second)})), want: reason.OK},
-		{name: "expired beats bad audience", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": at(-time.Hour), "aud": "x"})), want: reason.Expired, issuer: "main"},
+		{name: "expired", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": at(-time.Hour)})), want: reason.Expired, issuer: "main"},
+		{name: "exp at the skew boundary", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": at(-30 * time.Second)})), want: reason.OK},
+		{name: "exp one second past the skew", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": at(-31 * time.Second)})), want: reason.Expired, issuer: "main"},
+		{name: "exp fractional past the skew", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": float64(at(-30*time.Second)) - 0.5})), want: reason.Expired, issuer: "main"},
+		{name: "exp as string", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": "1900000000"})), want: reason.Malformed, issuer: "main"},
+		{name: "exp huge", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": json.Number("1e400")})), want: reason.OK},
+		{name: "exp hugely negative", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": json.Number("-99999999999999999999999")})), want: reason.Expired, issuer: "main"},
+		{name: "nbf in the future", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"nbf": at(time.Minute)})), want: reason.NotYetValid, issuer: "main"},
+		{name: "nbf within skew", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"nbf": at(30 * time.Second)})), want: reason.OK},
+		{name: "nbf as bool", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"nbf": true})), want: reason.Malformed, issuer: "main"},
+		{name: "iat in the future", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"iat": at(31 * time.Second)})), want: reason.NotYetValid, issuer: "main"},
+		{name: "iat within skew", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"iat": at(30 * time.Second)})), want: reason.OK},
+		{name: "expired beats bad audience", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": at(-time.Hour), "aud": "x"})), want: reason.Expired, issuer: "main"},
 
 		// Step 6: audience.
-		{name: "aud array with a match", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": []string{"other", "api"}})), want: reason.OK},
-		{name: "aud string mismatch", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": "apix"})), want: reason.BadAudience, issuer: "main"},
-		{name: "aud array mismatch", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": []string{"x", "y"}})), want: reason.BadAudience, issuer: "main"},
-		{name: "aud empty array", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": []string{}})), want: reason.BadAudience, issuer: "main"},
-		{name: "aud absent", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": nil})), want: reason.BadAudience, issuer: "main"},
-		{name: "aud a number", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": 7})), want: reason.Malformed, issuer: "main"},
+		{name: "aud array with a match", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": []string{"other", "api"}})), want: reason.OK},
+		{name: "aud string mismatch", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": "apix"})), want: reason.BadAudience, issuer: "main"},
+		{name: "aud array mismatch", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": []string{"x", "y"}})), want: reason.BadAudience, issuer: "main"},
+		{name: "aud empty array", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": []string{}})), want: reason.BadAudience, issuer: "main"},
+		{name: "aud absent", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": nil})), want: reason.BadAudience, issuer: "main"},
+		{name: "aud a number", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": 7})), want: reason.Malformed, issuer: "main"},
 		{name: "route audiences replace the issuer's", v: f.override, token: good, want: reason.BadAudience, issuer: "main"},
-		{name: "route audience accepted", v: f.override, token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": []string{"override"}})), want: reason.OK},
+		{name: "route audience accepted", v: f.override, token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"aud": []string{"override"}})), want: reason.OK},
 
 		// Step 6: required claims and type.
-		{name: "exp required by default", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": nil})), want: reason.MissingClaim, issuer: "main"},
-		{name: "required claims present", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issStrict, map[string]any{"tenant": "t1"})), want: reason.OK},
-		{name: "required claim missing", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issStrict, nil)), want: reason.MissingClaim, issuer: "strict"},
-		{name: "required claim null", token: signRaw(t, `{"alg":"RS256","kid":"rsa1"}`, claims(issStrict, map[string]any{"tenant": json.RawMessage("null")}), jwa.RS256, k.rsa), want: reason.MissingClaim, issuer: "strict"},
-		{name: "typ at+jwt", token: sign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa1", "typ": "at+jwt"}, claims(issTyped, nil)), want: reason.OK},
-		{name: "typ application/at+jwt", token: sign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa1", "typ": "application/at+jwt"}, claims(issTyped, nil)), want: reason.OK},
-		{name: "typ AT+JWT", token: sign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa1", "typ": "AT+JWT"}, claims(issTyped, nil)), want: reason.OK},
-		{name: "typ JWT", token: sign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa1", "typ": "JWT"}, claims(issTyped, nil)), want: reason.BadType, issuer: "typed"},
-		{name: "typ absent", token: sign(t, jwa.RS256, k.rsa, kid("rsa1"), claims(issTyped, nil)), want: reason.BadType, issuer: "typed"},
-		{name: "typ with another prefix", token: sign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa1", "typ": "text/at+jwt"}, claims(issTyped, nil)), want: reason.BadType, issuer: "typed"},
-		{name: "typ unchecked when not configured", token: sign(t, jwa.RS256, k.rsa, map[string]any{"kid": "rsa1", "typ": "weird"}, ok), want: reason.OK},
+		{name: "exp required by default", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issMain, map[string]any{"exp": nil})), want: reason.MissingClaim, issuer: "main"},
+		{name: "required claims present", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issStrict, map[string]any{"tenant": "t1"})), want: reason.OK},
+		{name: "required claim missing", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issStrict, nil)), want: reason.MissingClaim, issuer: "strict"},
+		{name: "required claim null", token: signRaw(t, `{"alg":"RS256","kid":"rsa1"}`, claims(issStrict, map[string]any{"tenant": json.RawMessage("null")}), "RS256", k.rsa), want: reason.MissingClaim, issuer: "strict"},
+		{name: "typ at+jwt", token: sign(t, "RS256", k.rsa, map[string]any{"kid": "rsa1", "typ": "at+jwt"}, claims(issTyped, nil)), want: reason.OK},
+		{name: "typ application/at+jwt", token: sign(t, "RS256", k.rsa, map[string]any{"kid": "rsa1", "typ": "application/at+jwt"}, claims(issTyped, nil)), want: reason.OK},
+		{name: "typ AT+JWT", token: sign(t, "RS256", k.rsa, map[string]any{"kid": "rsa1", "typ": "AT+JWT"}, claims(issTyped, nil)), want: reason.OK},
+		{name: "typ JWT", token: sign(t, "RS256", k.rsa, map[string]any{"kid": "rsa1", "typ": "JWT"}, claims(issTyped, nil)), want: reason.BadType, issuer: "typed"},
+		{name: "typ absent", token: sign(t, "RS256", k.rsa, kid("rsa1"), claims(issTyped, nil)), want: reason.BadType, issuer: "typed"},
+		{name: "typ with another prefix", token: sign(t, "RS256", k.rsa, map[string]any{"kid": "rsa1", "typ": "text/at+jwt"}, claims(issTyped, nil)), want: reason.BadType, issuer: "typed"},
+		{name: "typ unchecked when not configured", token: sign(t, "RS256", k.rsa, map[string]any{"kid": "rsa1", "typ": "weird"}, ok), want: reason.OK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,7 +305,7 @@ func TestVerifyIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := signPayload(t, jwa.ES256, f.k.ec, map[string]any{"kid": "ec1"}, payload)
+	tok := signPayload(t, "ES256", f.k.ec, map[string]any{"kid": "ec1"}, payload)
 	id, err := f.all.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
@@ -333,7 +333,7 @@ func TestVerifyIdentity(t *testing.T) {
 	}
 
 	// A subject of the wrong type is no subject.
-	tok = sign(t, jwa.ES256, f.k.ec, map[string]any{"kid": "ec1"}, claims(issMain, map[string]any{"sub": 42, "scope": nil}))
+	tok = sign(t, "ES256", f.k.ec, map[string]any{"kid": "ec1"}, claims(issMain, map[string]any{"sub": 42, "scope": nil}))
 	if id, err = f.all.Verify(context.Background(), tok); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -350,7 +350,7 @@ func TestUnknownKIDRefetch(t *testing.T) {
 	srv := newJWKSServer(t, pubJWK{kid: "old", pub: &k.rsa.PublicKey})
 	is := mustIssuer(t, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api"}, Keys: newCache(t, srv, clk), Now: clk.Now})
 	v := mustVerifier(t, nil, is)
-	tok := sign(t, jwa.RS256, k.rsa2, map[string]any{"kid": "new"}, claimsFor(issMain))
+	tok := sign(t, "RS256", k.rsa2, map[string]any{"kid": "new"}, claimsFor(issMain))
 
 	// The issuer rotates, but the cache fetched just now: no refetch yet.
 	srv.setKeys(pubJWK{kid: "old", pub: &k.rsa.PublicKey}, pubJWK{kid: "new", pub: &k.rsa2.PublicKey})
@@ -388,7 +388,7 @@ func TestUnknownKIDRefetch(t *testing.T) {
 
 	// Tokens without a kid never trigger a fetch, even after the interval.
 	clk.Advance(time.Minute)
-	_, err = v.Verify(context.Background(), sign(t, jwa.RS256, k.evilRSA, nil, claimsFor(issMain)))
+	_, err = v.Verify(context.Background(), sign(t, "RS256", k.evilRSA, nil, claimsFor(issMain)))
 	if got := reason.Of(err); got != reason.BadSignature {
 		t.Errorf("got %q, want %q", got, reason.BadSignature)
 	}
@@ -417,7 +417,7 @@ func TestRefreshError(t *testing.T) {
 	clk := newClock()
 	srv := newJWKSServer(t, pubJWK{kid: "old", pub: &k.rsa.PublicKey})
 	cache := newCache(t, srv, clk)
-	tok := sign(t, jwa.RS256, k.rsa, map[string]any{"kid": "unknown"}, claimsFor(issMain))
+	tok := sign(t, "RS256", k.rsa, map[string]any{"kid": "unknown"}, claimsFor(issMain))
 	tests := []struct {
 		name string
 		err  error
@@ -446,7 +446,7 @@ func TestTokenSizeLimit(t *testing.T) {
 	// and one byte more must not.
 	var tok string
 	for n := MaxTokenSize*3/4 - 400; ; n++ {
-		next := sign(t, jwa.EdDSA, f.k.ed, map[string]any{"kid": "ed1"}, claims(issMain, map[string]any{"pad": strings.Repeat("x", n)}))
+		next := sign(t, "EdDSA", f.k.ed, map[string]any{"kid": "ed1"}, claims(issMain, map[string]any{"pad": strings.Repeat("x", n)}))
 		if len(next) > MaxTokenSize {
 			break
 		}
@@ -468,9 +468,9 @@ func TestTokenSizeLimit(t *testing.T) {
 // is ignored even when jwx itself would accept the token with it.
 func TestHeaderCannotPickKeyByJWK(t *testing.T) {
 	f := newFixture(t)
-	tok := sign(t, jwa.RS256, f.k.evilRSA, map[string]any{"jwk": mustJWK(t, &f.k.evilRSA.PublicKey)}, claimsFor(issMain))
+	tok := sign(t, "RS256", f.k.evilRSA, map[string]any{"jwk": mustJWK(t, &f.k.evilRSA.PublicKey)}, claimsFor(issMain))
 	// Sanity: the token is genuinely signed by the embedded key.
-	if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.RS256, &f.k.evilRSA.PublicKey)); err != nil {
+	if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.RS256(), &f.k.evilRSA.PublicKey)); err != nil {
 		t.Fatalf("jws.Verify with the embedded key: %v", err)
 	}
 	if _, err := f.all.Verify(context.Background(), tok); err == nil {

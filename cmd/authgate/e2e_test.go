@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,106 +18,6 @@ import (
 
 	"github.com/authgate/authgate/internal/demo"
 )
-
-// buildBinary compiles cmd/authgate once per test binary run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test builds the binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "authgate")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// process is the running binary with its stderr (JSON logs) scanned.
-type process struct {
-	cmd    *exec.Cmd
-	lines  chan string
-	stdout *testkit.LogBuffer
-	done   chan error
-}
-
-func start(t *testing.T, bin string, env []string, args ...string) *process {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, lines: make(chan string, 1024), stdout: &testkit.LogBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout = p.stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			select {
-			case p.lines <- sc.Text():
-			default:
-			}
-		}
-		close(p.lines)
-	}()
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-	})
-	return p
-}
-
-// waitLog returns the first JSON log line whose msg is msg, failing after a deadline.
-func (p *process) waitLog(t *testing.T, msg string) map[string]any {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				t.Fatalf("process exited before logging %q", msg)
-			}
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
-				return m
-			}
-		case <-deadline:
-			t.Fatalf("no log line %q within 20s", msg)
-		}
-	}
-}
-
-func (p *process) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(30 * time.Second):
-		t.Fatal("process did not exit within 30s")
-		return -1
-	}
-}
-
-func waitReady(t *testing.T, admin string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("gateway not ready within 20s")
-}
 
 func get(t *testing.T, url, token string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
@@ -156,7 +55,7 @@ routes:
 // TestBinaryEndToEnd starts the real binary with a config file, sends real
 // tokens through it, reloads it with SIGHUP and stops it with SIGTERM.
 func TestBinaryEndToEnd(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testkit.Binary(t)
 	is, err := demo.NewIssuer("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -185,10 +84,10 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("check output lacks the verdict:\n%s", out)
 	}
 
-	p := start(t, bin, env, "serve", "-config", cfgPath)
-	listening := p.waitLog(t, "authgate listening")
+	p := testkit.Start(t, bin, env, "serve", "-config", cfgPath)
+	listening := p.WaitLog(t, "authgate listening")
 	gw, admin := "http://"+listening["listen"].(string), listening["admin"].(string)
-	waitReady(t, admin)
+	testkit.WaitReady(t, admin)
 
 	good, _ := is.Token(map[string]any{"sub": "alice", "aud": "e2e-api"}, time.Hour)
 	expired, _ := is.Token(map[string]any{"sub": "alice", "aud": "e2e-api"}, -time.Hour)
@@ -238,8 +137,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("routes: [ {"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
-	p.waitLog(t, "configuration reload failed; the previous configuration keeps serving")
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
+	p.WaitLog(t, "configuration reload failed; the previous configuration keeps serving")
 	if resp, _ := get(t, gw+"/api/orders", good, nil); resp.StatusCode != 200 {
 		t.Errorf("after failed reload: got %d, want 200", resp.StatusCode)
 	}
@@ -249,8 +148,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(e2eConfig, public)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
-	p.waitLog(t, "configuration reloaded")
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
+	p.WaitLog(t, "configuration reloaded")
 	if resp, body := get(t, gw+"/public/x", "", nil); resp.StatusCode != 200 {
 		t.Errorf("after reload, public route: got %d, want 200: %s", resp.StatusCode, body)
 	}
@@ -258,8 +157,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("after reload, api route (cached keys kept): got %d, want 200", resp.StatusCode)
 	}
 
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.Wait(t); code != 0 {
 		t.Fatalf("exit code after SIGTERM: got %d, want 0", code)
 	}
 }
@@ -267,13 +166,13 @@ func TestBinaryEndToEnd(t *testing.T) {
 // TestBinaryDemo runs `authgate demo` as the README tells a new user to, and
 // replays its printed curl commands.
 func TestBinaryDemo(t *testing.T) {
-	bin := buildBinary(t)
-	p := start(t, bin, nil, "demo", "-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0")
+	bin := testkit.Binary(t)
+	p := testkit.Start(t, bin, nil, "demo", "-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0")
 	// The demo logs in text; wait for its printed intro on stdout instead.
 	deadline := time.Now().Add(20 * time.Second)
 	var intro string
 	for time.Now().Before(deadline) {
-		intro = p.stdout.String()
+		intro = p.Stdout.String()
 		if strings.Contains(intro, "Press Ctrl-C to stop.") {
 			break
 		}
@@ -286,7 +185,7 @@ func TestBinaryDemo(t *testing.T) {
 	if admin == nil {
 		t.Fatalf("no admin address in intro:\n%s", intro)
 	}
-	waitReady(t, admin[1])
+	testkit.WaitReady(t, admin[1])
 
 	tokens := map[string]string{}
 	for _, m := range regexp.MustCompile(`(?m)^(\w+)_TOKEN=(\S+)$`).FindAllStringSubmatch(intro, -1) {
@@ -315,8 +214,8 @@ func TestBinaryDemo(t *testing.T) {
 	if resp, _ := get(t, gw+"/public/x", "", nil); resp.StatusCode != 200 {
 		t.Errorf("public: got %d, want 200", resp.StatusCode)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGINT)
-	if code := p.wait(t); code != 0 {
+	_ = p.Cmd.Process.Signal(syscall.SIGINT)
+	if code := p.Wait(t); code != 0 {
 		t.Fatalf("demo exit code after SIGINT: got %d, want 0", code)
 	}
 }

@@ -469,7 +469,7 @@ func TestExplainUsage(t *testing.T) {
 // TestBinaryExplain runs `authgate explain` as a user would, through the
 // real binary, with the token piped on stdin.
 func TestBinaryExplain(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testkit.Binary(t)
 	env := newExplainEnv(t)
 	for _, tc := range []struct {
 		name    string

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -303,15 +304,22 @@ func (c *Cache) retryAfter(n int, haveSet bool) time.Duration {
 	return d
 }
 
-// log reports a fetch outcome: changes and failures at info/warn, routine
-// refreshes at debug.
+// log reports a fetch outcome, once per fetch: changes at info, failures at
+// warn, routine refreshes at debug. A discovery document naming another
+// issuer is logged at error: a wrong issuer setting or a document that is
+// not the issuer's, which needs an operator rather than patience.
 func (c *Cache) log(prev, cur *Set, result string, err error, next time.Duration) {
 	l := c.o.Logger
+	level := slog.LevelWarn
+	if _, ok := errors.AsType[*issuerMismatchError](err); ok {
+		level = slog.LevelError
+	}
+	ctx := context.Background()
 	switch {
 	case err != nil && prev == nil:
-		l.Warn("key set fetch failed; no keys yet", "err", err.Error(), "retry_in", next.Round(time.Millisecond))
+		l.Log(ctx, level, "key set fetch failed; no keys yet", "err", err.Error(), "retry_in", next.Round(time.Millisecond))
 	case err != nil:
-		l.Warn("key set refresh failed; serving the previous set",
+		l.Log(ctx, level, "key set refresh failed; serving the previous set",
 			"err", err.Error(), "set_age", c.o.Now().Sub(prev.Fetched).Round(time.Second),
 			"retry_in", next.Round(time.Millisecond))
 	case result == ResultSuccess && !sameKIDs(prev, cur):

@@ -138,6 +138,14 @@ func (c *Cache) get(ctx context.Context, u *url.URL, accept, etag string) (*http
 		return nil, nil, fmt.Errorf("GET %s: %w", redact(u), err)
 	}
 	defer resp.Body.Close()
+	// The client follows redirects; one that leaves https would let anyone
+	// on the plain leg substitute the document (or redirect on to a host of
+	// their choosing), as an http jwks_uri from an https issuer would.
+	if u.Scheme == "https" {
+		if hop := plainHop(resp); hop != nil {
+			return nil, nil, fmt.Errorf("GET %s: redirected to %s, not https", redact(u), redact(hop))
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("GET %s: read body: %w", redact(u), err)
@@ -146,6 +154,23 @@ func (c *Cache) get(ctx context.Context, u *url.URL, accept, etag string) (*http
 		return nil, nil, fmt.Errorf("GET %s: response body exceeds %d bytes", redact(u), maxBody)
 	}
 	return resp, body, nil
+}
+
+// plainHop returns the first URL in resp's redirect chain that is not
+// https, or nil. Each redirected request records the response that caused
+// it, back to the first request.
+func plainHop(resp *http.Response) *url.URL {
+	var first *url.URL
+	for req := resp.Request; req != nil; {
+		if req.URL.Scheme != "https" {
+			first = req.URL
+		}
+		if req.Response == nil {
+			break
+		}
+		req = req.Response.Request
+	}
+	return first
 }
 
 // refreshAfter is how long a response may be used before the next refresh:

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -98,7 +99,8 @@ func New(o Options) (*Cache, error) {
 
 // Run performs the initial fetch (retried with exponential backoff + jitter, starting ~1s,
 // capped at min(1m, RefreshInterval), never giving up) and then refreshes periodically, until ctx
-// ends. It never blocks callers of Keys. Returns nil when ctx ends. A Cache
+// ends. Failed refreshes back off up to RefreshInterval, or up to min(1m, RefreshInterval) once
+// the last good set is stale or would be before such a retry. It never blocks callers of Keys. Returns nil when ctx ends. A Cache
 // has at most one Run active; a concurrent second call returns an error.
 func (c *Cache) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
@@ -253,7 +255,7 @@ func (c *Cache) record(prev *Set, res fetched, err error) {
 		result = ResultError
 		c.failures++
 		c.lastError = err.Error()
-		next = c.retryAfter(c.failures, prev != nil)
+		next = c.retryAfter(c.failures, prev, now)
 	default:
 		if res.notModified {
 			result = ResultNotModified
@@ -282,12 +284,19 @@ func (c *Cache) record(prev *Set, res fetched, err error) {
 	c.log(prev, cur, result, err, next)
 }
 
-// retryAfter is the delay before retrying after the n-th consecutive failure:
-// exponential from c.backoff with equal jitter, so that many gateways do not
-// retry in lockstep. Once a set exists it is never below MinRefreshInterval.
-func (c *Cache) retryAfter(n int, haveSet bool) time.Duration {
+// retryAfter is the delay before retrying after the n-th consecutive failure,
+// given the last good set (nil if none) at now: exponential from c.backoff
+// with equal jitter, so that many gateways do not retry in lockstep. Once a
+// set exists it is never below MinRefreshInterval.
+//
+// The ceiling is RefreshInterval while the set will still be usable a whole
+// RefreshInterval from now. Without a set, or once it is stale or about to
+// be, the ceiling is at most maxInitialBackoff: requests are getting (or
+// will soon get) 503s, so the keys must come back soon after the issuer
+// does, not up to a RefreshInterval later.
+func (c *Cache) retryAfter(n int, prev *Set, now time.Time) time.Duration {
 	ceiling := c.o.RefreshInterval
-	if !haveSet {
+	if prev == nil || now.Add(ceiling).Sub(prev.Fetched) > c.o.MaxStale {
 		ceiling = min(ceiling, maxInitialBackoff)
 	}
 	d := ceiling
@@ -297,21 +306,28 @@ func (c *Cache) retryAfter(n int, haveSet bool) time.Duration {
 		}
 	}
 	d = d/2 + rand.N(d/2+1)
-	if haveSet {
+	if prev != nil {
 		d = max(d, c.o.MinRefreshInterval)
 	}
 	return d
 }
 
-// log reports a fetch outcome: changes and failures at info/warn, routine
-// refreshes at debug.
+// log reports a fetch outcome, once per fetch: changes at info, failures at
+// warn, routine refreshes at debug. A discovery document naming another
+// issuer is logged at error: a wrong issuer setting or a document that is
+// not the issuer's, which needs an operator rather than patience.
 func (c *Cache) log(prev, cur *Set, result string, err error, next time.Duration) {
 	l := c.o.Logger
+	level := slog.LevelWarn
+	if _, ok := errors.AsType[*issuerMismatchError](err); ok {
+		level = slog.LevelError
+	}
+	ctx := context.Background()
 	switch {
 	case err != nil && prev == nil:
-		l.Warn("key set fetch failed; no keys yet", "err", err.Error(), "retry_in", next.Round(time.Millisecond))
+		l.Log(ctx, level, "key set fetch failed; no keys yet", "err", err.Error(), "retry_in", next.Round(time.Millisecond))
 	case err != nil:
-		l.Warn("key set refresh failed; serving the previous set",
+		l.Log(ctx, level, "key set refresh failed; serving the previous set",
 			"err", err.Error(), "set_age", c.o.Now().Sub(prev.Fetched).Round(time.Second),
 			"retry_in", next.Round(time.Millisecond))
 	case result == ResultSuccess && !sameKIDs(prev, cur):

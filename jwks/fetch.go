@@ -46,6 +46,16 @@ func (c *Cache) discover(ctx context.Context) (*url.URL, error) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("discovery: GET %s: decode: %w", redact(c.discoveryURL), err)
 	}
+	// OpenID Connect Discovery 1.0 §4.3 and RFC 8414 §3.3: the document's
+	// issuer must be identical to the one it was fetched for, or it must not
+	// be used. Otherwise whoever answers the discovery request (a wrong
+	// issuer setting, a shared host, a proxy) picks the keys, and the
+	// token's iss check no longer ties the keys to the issuer. Compared byte
+	// for byte: no case folding, no trailing-slash trimming.
+	if doc.Issuer != c.o.Issuer {
+		return nil, fmt.Errorf("discovery: GET %s: %w", redact(c.discoveryURL),
+			&issuerMismatchError{configured: c.o.Issuer, document: doc.Issuer})
+	}
 	if doc.JWKSURI == "" {
 		return nil, fmt.Errorf("discovery: GET %s: no jwks_uri", redact(c.discoveryURL))
 	}
@@ -58,13 +68,26 @@ func (c *Cache) discover(ctx context.Context) (*url.URL, error) {
 	if c.discoveryURL.Scheme == "https" && u.Scheme != "https" {
 		return nil, fmt.Errorf("discovery: GET %s: jwks_uri %s is not https", redact(c.discoveryURL), redact(u))
 	}
-	if doc.Issuer != c.o.Issuer {
-		// Tokens are checked against the configured issuer, so a mismatch is
-		// not fatal here, but it usually means a wrong issuer setting.
-		c.o.Logger.Warn("discovery document names a different issuer",
-			"configured", c.o.Issuer, "document", doc.Issuer)
-	}
 	return u, nil
+}
+
+// maxIssuerInError bounds how much of a discovery document's issuer an
+// error quotes: the document is the issuer's to write, up to maxBody bytes.
+const maxIssuerInError = 256
+
+// issuerMismatchError is a discovery document that names an issuer other
+// than the configured one. The fetch fails and jwks_uri is not used. Both
+// values are public identifiers, so the error names them.
+type issuerMismatchError struct {
+	configured, document string
+}
+
+func (e *issuerMismatchError) Error() string {
+	doc := e.document
+	if len(doc) > maxIssuerInError {
+		doc = doc[:maxIssuerInError] + "..."
+	}
+	return fmt.Sprintf("the document names issuer %q, not the configured %q", doc, e.configured)
 }
 
 // fetchKeys GETs the key set at u, conditionally when etag is not empty.
@@ -115,6 +138,14 @@ func (c *Cache) get(ctx context.Context, u *url.URL, accept, etag string) (*http
 		return nil, nil, fmt.Errorf("GET %s: %w", redact(u), err)
 	}
 	defer resp.Body.Close()
+	// The client follows redirects; one that leaves https would let anyone
+	// on the plain leg substitute the document (or redirect on to a host of
+	// their choosing), as an http jwks_uri from an https issuer would.
+	if u.Scheme == "https" {
+		if hop := plainHop(resp); hop != nil {
+			return nil, nil, fmt.Errorf("GET %s: redirected to %s, not https", redact(u), redact(hop))
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("GET %s: read body: %w", redact(u), err)
@@ -123,6 +154,23 @@ func (c *Cache) get(ctx context.Context, u *url.URL, accept, etag string) (*http
 		return nil, nil, fmt.Errorf("GET %s: response body exceeds %d bytes", redact(u), maxBody)
 	}
 	return resp, body, nil
+}
+
+// plainHop returns the first URL in resp's redirect chain that is not
+// https, or nil. Each redirected request records the response that caused
+// it, back to the first request.
+func plainHop(resp *http.Response) *url.URL {
+	var first *url.URL
+	for req := resp.Request; req != nil; {
+		if req.URL.Scheme != "https" {
+			first = req.URL
+		}
+		if req.Response == nil {
+			break
+		}
+		req = req.Response.Request
+	}
+	return first
 }
 
 // refreshAfter is how long a response may be used before the next refresh:

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -296,4 +297,23 @@ func newFakeIssuerTLS(t *testing.T, jwksURI string) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// logLines returns the lines of a text log at level ("ERROR", "WARN") that
+// contain every one of subs.
+func logLines(logs *testkit.LogBuffer, level string, subs ...string) []string {
+	var out []string
+	for line := range strings.Lines(logs.String()) {
+		if !strings.Contains(line, "level="+level+" ") {
+			continue
+		}
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if ok {
+			out = append(out, line)
+		}
+	}
+	return out
 }

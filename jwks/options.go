@@ -23,7 +23,9 @@ const (
 // (RefreshInterval 15m, MinRefreshInterval 30s, MaxStale 24h, Timeout 5s).
 type Options struct {
 	// Issuer is the iss URL; it is used for OIDC discovery when JWKSURL is
-	// empty, and then must be an absolute http(s) URL without query or fragment.
+	// empty, and then must be an absolute http(s) URL without query or
+	// fragment, and the discovery document must name exactly this issuer
+	// (byte for byte) or the fetch fails.
 	Issuer string
 	// JWKSURL is where the key set is fetched. Empty: discover jwks_uri from
 	// {Issuer}/.well-known/openid-configuration.

@@ -19,6 +19,7 @@ import (
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/demo"
 	"github.com/authgate/authgate/internal/gateway"
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // serveTest runs Serve in the background on loopback and returns the
@@ -26,11 +27,7 @@ import (
 // It does not wait for key sets: see serveReady.
 func serveTest(t testing.TB, yaml string) (gw, admin string, stop func() error) {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveConfig(t, cfg, slog.New(slog.DiscardHandler))
+	return serveConfig(t, parseConfig(t, yaml), slog.New(slog.DiscardHandler))
 }
 
 // serveReady is serveTest followed by waitReady.
@@ -59,6 +56,43 @@ func waitReady(t testing.TB, admin string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitReadyz polls /readyz until it answers status with a body containing
+// every one of subs, and returns that body.
+func waitReadyz(t testing.TB, admin string, status int, subs ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last string
+	for {
+		resp, err := http.Get(admin + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+			ok := resp.StatusCode == status
+			for _, s := range subs {
+				ok = ok && strings.Contains(string(b), s)
+			}
+			if ok {
+				return string(b)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz: no %d containing %q within 15s (last: %s %v)", status, subs, last, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// parseConfig parses yaml as the file test.yaml with an empty environment.
+func parseConfig(t testing.TB, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // serveConfig runs Serve with cfg (on the listeners it names) and logger.
@@ -185,6 +219,64 @@ routes:
 	}
 	if resp, body := fetch(t, "GET", gw+"/x", token); resp.StatusCode != http.StatusOK {
 		t.Errorf("after recovery: got %d, want 200: %s", resp.StatusCode, body)
+	}
+}
+
+// TestDiscoveryIssuerMismatch: a discovery document that names another
+// issuer fails the fetch (CONTRACT §2.1): the issuer is not ready and
+// /readyz says why, requests get 503, the document's jwks_uri is never
+// fetched and each failure is logged at error level. Once the document is
+// right the next retry recovers, without a restart.
+func TestDiscoveryIssuerMismatch(t *testing.T) {
+	is := testkit.NewIssuer(t)
+	is.SetDiscoveryIssuer("https://evil.example")
+	up, err := demo.NewEcho("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	logs := &testkit.LogBuffer{}
+	gw, admin, _ := serveConfig(t, parseConfig(t, fmt.Sprintf(`
+server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }
+log: { access: false }
+issuers:
+  - name: disc
+    issuer: %q
+    audiences: [api]
+    jwks: { refresh_interval: 50ms, min_refresh_interval: 10ms, max_stale: 200ms }
+routes:
+  - { name: api, match: { path_prefix: / }, upstream: { url: %q } }
+`, is.URL, up.URL)), slog.New(slog.NewJSONHandler(logs, nil)))
+
+	body := waitReadyz(t, admin, http.StatusServiceUnavailable, `issuer \"disc\"`, `names issuer \"https://evil.example\"`)
+	if !strings.Contains(body, is.URL) {
+		t.Errorf("readyz: got %s, want it to name the configured issuer %q", body, is.URL)
+	}
+	token := is.Token(t, is.Keys()[0], map[string]any{"sub": "alice", "aud": "api"})
+	resp, b := fetch(t, "GET", gw+"/x", token)
+	var e struct{ Error string }
+	_ = json.Unmarshal([]byte(b), &e)
+	if resp.StatusCode != http.StatusServiceUnavailable || e.Error != "temporarily_unavailable" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("request: got %d %q (Retry-After %q), want 503 temporarily_unavailable with Retry-After",
+			resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	}
+	if got := is.Hits(testkit.JWKSPath); got != 0 {
+		t.Errorf("got %d requests to the document's jwks_uri, want 0", got)
+	}
+	lines := logs.Lines(t, "key set fetch failed; no keys yet")
+	if len(lines) == 0 {
+		t.Fatalf("no fetch failure logged:\n%s", logs)
+	}
+	for _, l := range lines {
+		if l["level"] != "ERROR" || l["issuer"] != "disc" || !strings.Contains(fmt.Sprint(l["err"]), is.URL) {
+			t.Errorf("got log line %v, want level ERROR, issuer disc and both issuers named", l)
+		}
+	}
+
+	is.SetDiscoveryIssuer(is.URL)
+	waitReady(t, admin)
+	if resp, b := fetch(t, "GET", gw+"/x", token); resp.StatusCode != http.StatusOK {
+		t.Errorf("after the document was fixed: got %d %s, want 200", resp.StatusCode, b)
 	}
 }
 

@@ -93,6 +93,7 @@ func JWKSet(tb testing.TB, keys ...Key) []byte {
 type Issuer struct {
 	*httptest.Server
 	tb testing.TB
+	sw *SwitchServer
 
 	mu        sync.Mutex
 	keys      []Key
@@ -116,8 +117,8 @@ func NewIssuer(tb testing.TB, keys ...Key) *Issuer {
 		keys = []Key{NewECKey(tb, "k1")}
 	}
 	is := &Issuer{tb: tb, keys: keys, hits: map[string]int{}}
-	is.Server = httptest.NewServer(http.HandlerFunc(is.serve))
-	tb.Cleanup(is.Close)
+	is.sw = NewSwitchServer(tb, http.HandlerFunc(is.serve))
+	is.Server = is.sw.Server
 	return is
 }
 
@@ -190,6 +191,11 @@ func (is *Issuer) SetFault(f func(http.ResponseWriter, *http.Request) bool) {
 	defer is.mu.Unlock()
 	is.fault = f
 }
+
+// SetDown takes the issuer off the network (true): its port closes, so
+// connections are refused, and open ones are dropped. False brings it back
+// on the same URL. Call it from the test's goroutine.
+func (is *Issuer) SetDown(down bool) { is.sw.SetDown(down) }
 
 // Hits returns how many requests path has received.
 func (is *Issuer) Hits(path string) int {

@@ -31,16 +31,27 @@ func ParseLevel(s string) (slog.Level, error) {
 }
 
 // New returns a logger writing to w in format "text" or "json" at the level
-// held by level, which callers may change later (e.g. on reload).
+// held by level, which callers may change later (e.g. on reload). In JSON,
+// every duration is a number of seconds ("duration":0.0012), as CONTRACT §6
+// requires; slog's JSON handler alone writes nanoseconds.
 func New(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: secondsDurations}))
 	}
 	return slog.New(tint.NewHandler(w, &tint.Options{
 		Level:      level,
 		TimeFormat: time.RFC3339Nano,
 		NoColor:    !isTerminal(w),
 	}))
+}
+
+// secondsDurations is a ReplaceAttr that turns duration values into
+// float seconds.
+func secondsDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.Float64(a.Key, a.Value.Duration().Seconds())
+	}
+	return a
 }
 
 // isTerminal reports whether w is a character device; without a terminal,

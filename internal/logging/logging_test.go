@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseLevel(t *testing.T) {
@@ -41,5 +42,29 @@ func TestFormats(t *testing.T) {
 	lg.Info("hidden")
 	if buf.Len() != 0 {
 		t.Errorf("info at warn level: got %q, want nothing", buf.String())
+	}
+}
+
+// TestJSONDurationsInSeconds is a regression test: the JSON handler wrote
+// durations as nanoseconds ("duration":1200000), so every access line's
+// duration was off by 1e9 for a log collector reading seconds (CONTRACT §6).
+func TestJSONDurationsInSeconds(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, "json", new(slog.LevelVar)).Info("request", "duration", 1200*time.Microsecond,
+		slog.Group("g", slog.Duration("retry_in", 2*time.Second)))
+	var m struct {
+		Duration json.Number `json:"duration"`
+		G        struct {
+			RetryIn json.Number `json:"retry_in"`
+		} `json:"g"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Duration != "0.0012" {
+		t.Errorf("duration: got %q, want %q", m.Duration, "0.0012")
+	}
+	if m.G.RetryIn != "2" {
+		t.Errorf("g.retry_in: got %q, want %q", m.G.RetryIn, "2")
 	}
 }

@@ -218,7 +218,7 @@ func renderText(w io.Writer, rep *gateway.Report, colour bool) {
 
 	if len(rep.Steps) > 0 {
 		fmt.Fprintln(w)
-		heading("Steps (CONTRACT §3.3)")
+		heading("Steps")
 		after := false
 		for _, s := range rep.Steps {
 			if s.After && !after {

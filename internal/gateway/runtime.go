@@ -19,7 +19,8 @@ import (
 )
 
 // issuer is one configured issuer: its key cache and verifier half. It is
-// shared between runtimes while its settings do not change, so a reload keeps
+// shared between runtimes while its settings do not change, and its key cache
+// while the settings it depends on do not (sameKeySource), so a reload keeps
 // the cached keys (CONTRACT §5).
 type issuer struct {
 	cfg    config.Issuer
@@ -39,7 +40,8 @@ type Runtime struct {
 }
 
 // Build compiles cfg. Issuers whose settings equal one in prev (which may be
-// nil) reuse its cache and verifier; the others get new, not yet started,
+// nil) reuse its cache and verifier; those whose key source is unchanged
+// reuse its cache with a new verifier; the others get new, not yet started,
 // caches. Build starts nothing: Gateway.swap does.
 func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, error) {
 	rt := &Runtime{Config: cfg}
@@ -79,24 +81,31 @@ func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, er
 }
 
 func buildIssuer(ic config.Issuer, prev *Runtime, logger *slog.Logger) (*issuer, error) {
+	var cache *jwks.Cache
 	if prev != nil {
 		for _, old := range prev.issuers {
 			if reflect.DeepEqual(old.cfg, ic) {
 				return &issuer{cfg: ic, cache: old.cache, verify: old.verify}, nil
 			}
+			if sameKeySource(old.cfg, ic) {
+				cache = old.cache
+			}
 		}
 	}
-	cache, err := jwks.New(jwks.Options{
-		Issuer:             ic.Issuer,
-		JWKSURL:            ic.JWKSURL,
-		RefreshInterval:    ic.JWKS.RefreshInterval,
-		MinRefreshInterval: ic.JWKS.MinRefreshInterval,
-		MaxStale:           ic.JWKS.MaxStale,
-		Timeout:            ic.JWKS.Timeout,
-		Logger:             logger.With("issuer", ic.Name),
-	})
-	if err != nil {
-		return nil, err
+	if cache == nil {
+		var err error
+		cache, err = jwks.New(jwks.Options{
+			Issuer:             ic.Issuer,
+			JWKSURL:            ic.JWKSURL,
+			RefreshInterval:    ic.JWKS.RefreshInterval,
+			MinRefreshInterval: ic.JWKS.MinRefreshInterval,
+			MaxStale:           ic.JWKS.MaxStale,
+			Timeout:            ic.JWKS.Timeout,
+			Logger:             logger.With("issuer", ic.Name),
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	v, err := verify.NewIssuer(verify.IssuerOptions{
 		Name:           ic.Name,
@@ -113,6 +122,16 @@ func buildIssuer(ic config.Issuer, prev *Runtime, logger *slog.Logger) (*issuer,
 		return nil, err
 	}
 	return &issuer{cfg: ic, cache: cache, verify: v}, nil
+}
+
+// sameKeySource reports whether two issuer settings make the same key
+// cache: the same name (its log lines carry it), issuer, key set URL and
+// fetch settings. A reload that changes only what tokens must satisfy
+// (audiences, algorithms, clock skew, …) keeps the cache and its keys; a new
+// cache would hold no keys until its first fetch, and every token of that
+// issuer would meanwhile be answered 503.
+func sameKeySource(a, b config.Issuer) bool {
+	return a.Name == b.Name && a.Issuer == b.Issuer && a.JWKSURL == b.JWKSURL && a.JWKS == b.JWKS
 }
 
 func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -95,8 +96,13 @@ func TestHeaderValueRefused(t *testing.T) {
 	}
 }
 
+// FuzzHeaderValue: HeaderValue never panics, every error wraps
+// reason.ErrUnforwardableClaim, and a value it returns is a valid HTTP field
+// value without outer whitespace; strings go unchanged, integer literals
+// keep their digits, and objects read back as the same object.
 func FuzzHeaderValue(f *testing.F) {
-	for _, s := range []string{`"a"`, `1`, `1.5e3`, `-0`, `true`, `null`, `["a",1,true]`, `{"a":"b\nc"}`, `"a\u0000b"`, `[[],{}]`, `"\u2028"`} {
+	for _, s := range []string{`"a"`, `1`, `1.5e3`, `-0`, `true`, `null`, `["a",1,true]`, `{"a":"b\nc"}`, `"a\u0000b"`, `[[],{}]`, `"\u2028"`,
+		`" admin"`, `"a\tb"`, `12345678901234567890123`, `{"n":1e400,"s":"<&>","a":[1,{"b":null}]}`, `["a,b","c"]`, `"\u007f"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
@@ -121,6 +127,25 @@ func FuzzHeaderValue(f *testing.F) {
 		}
 		if i := invalidFieldByte(s); i >= 0 {
 			t.Errorf("HeaderValue(%q) = %q holds a control byte at %d", doc, s, i)
+		}
+		// CONTRACT §3.5: a string goes as is, an integer in its own digits,
+		// an object as JSON that reads back as the same object.
+		switch x := v.(type) {
+		case string:
+			if s != x {
+				t.Errorf("HeaderValue(%q): got %q, want the string unchanged", doc, s)
+			}
+		case json.Number:
+			if isIntLiteral(string(x)) && s != string(x) {
+				t.Errorf("HeaderValue(%q): got %q, want the integer's digits", doc, s)
+			}
+		case map[string]any:
+			var back any
+			d := json.NewDecoder(strings.NewReader(s))
+			d.UseNumber()
+			if err := d.Decode(&back); err != nil || !reflect.DeepEqual(back, v) {
+				t.Errorf("HeaderValue(%q) = %q, which reads back as %#v (%v), want %#v", doc, s, back, err, v)
+			}
 		}
 	})
 }

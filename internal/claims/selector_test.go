@@ -2,6 +2,9 @@ package claims
 
 import (
 	"encoding/json"
+	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -113,6 +116,11 @@ func TestLookupZeroAndNil(t *testing.T) {
 	}
 }
 
+// badEscape matches a "~" not followed by "0" or "1".
+var badEscape = regexp.MustCompile(`~([^01]|$)`)
+
+// FuzzSelector checks Compile against RFC 6901 §3's grammar, String against
+// the input, and Lookup against refLookup on fuzzed documents.
 func FuzzSelector(f *testing.F) {
 	for _, s := range []string{"sub", "/a/b", "/a~1b/~0", "/groups/0/name", "/", "~", "/~", "/a/01", "https://x/y"} {
 		f.Add(s, payload)
@@ -120,7 +128,15 @@ func FuzzSelector(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sel, doc string) {
 		s, err := Compile(sel)
 		if err != nil {
+			// Only the empty string and a pointer with a "~" that is not
+			// "~0" or "~1" are refused (RFC 6901 §3).
+			if sel != "" && (sel[0] != '/' || !badEscape.MatchString(sel)) {
+				t.Errorf("Compile(%q): got %v, want it accepted", sel, err)
+			}
 			return
+		}
+		if badEscape.MatchString(sel) && sel[0] == '/' {
+			t.Errorf("Compile(%q): got success, want an error for a bad ~ escape", sel)
 		}
 		if got := s.String(); got != sel {
 			t.Errorf("String: got %q, want %q", got, sel)
@@ -135,5 +151,39 @@ func FuzzSelector(f *testing.F) {
 		if !ok && v != nil {
 			t.Errorf("absent claim returned value %v", v)
 		}
+		if rv, rok := refLookup(sel, m); ok != rok || !reflect.DeepEqual(v, rv) {
+			t.Errorf("Lookup(%q): got %#v, %v; want %#v, %v as RFC 6901 evaluates it", sel, v, ok, rv, rok)
+		}
 	})
+}
+
+// refLookup evaluates sel the long way round, for FuzzSelector: a name as
+// a map key; a pointer by RFC 6901 §4's two replacements, "~1" then "~0",
+// and array indices through strconv, canonical decimal only.
+func refLookup(sel string, claims map[string]any) (any, bool) {
+	if !strings.HasPrefix(sel, "/") {
+		v, ok := claims[sel]
+		return v, ok
+	}
+	var cur any = claims
+	for _, tok := range strings.Split(sel, "/")[1:] {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.ParseUint(tok, 10, 64)
+			if err != nil || strconv.FormatUint(i, 10) != tok || i >= uint64(len(c)) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
 }

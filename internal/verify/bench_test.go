@@ -37,3 +37,33 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// realisticPayload is a ~1 KiB access-token payload shaped like those Kinde
+// and Auth0 issue: registered claims, namespaced custom claims, permission
+// and role arrays, an object of feature flags.
+const realisticPayload = `{"aud":["https://api.example.com","https://example.kinde.com/api"],` +
+	`"azp":"3f1c0e7a9b2d4c6e8f0a1b2c3d4e5f60","exp":1700003600,"iat":1700000000,` +
+	`"iss":"https://issuer.example","jti":"5d1f0c9e-8a7b-4c3d-9e2f-1a0b9c8d7e6f",` +
+	`"org_code":"org_7a3f9c1e2b4d","org_name":"Example Corp",` +
+	`"permissions":["read:orders","write:orders","read:invoices","admin:users","read:reports"],` +
+	`"roles":[{"id":"01HF3K9Z2X","key":"admin","name":"Administrator"},{"id":"01HF3K9Z3Y","key":"billing","name":"Billing"}],` +
+	`"scope":"openid profile email offline read:orders write:orders","scp":["openid","profile","email","offline"],` +
+	`"sub":"kp_0f1e2d3c4b5a69788796a5b4c3d2e1f0","email":"ada.lovelace@example.com","email_verified":true,` +
+	`"https://example.com/roles":["admin","billing"],"https://example.com/tenant":"t-42",` +
+	`"feature_flags":{"theme":{"t":"s","v":"dark"},"is_beta":{"t":"b","v":true},"max_seats":{"t":"i","v":25}},` +
+	`"x-hasura-default-role":"user","x-hasura-allowed-roles":["user","admin"],"gty":"password",` +
+	`"name":"Ada Lovelace","given_name":"Ada","family_name":"Lovelace","picture":"https://cdn.example.com/u/ada.png",` +
+	`"updated_at":1699990000,"nonce":"n-0S6_WzA2Mj","sid":"s-6c2a1b0f9e8d"}`
+
+// BenchmarkParseCompact measures step 2 alone (split, base64, JSON checks and
+// decoding) on a realistic RS256 token.
+func BenchmarkParseCompact(b *testing.B) {
+	tok := signPayload(b, "RS256", keys(b).rsa, map[string]any{"kid": "rsa1", "typ": "JWT"}, []byte(realisticPayload))
+	b.SetBytes(int64(len(tok)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseCompact(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,12 +1,8 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/authgate/authgate/internal/reason"
@@ -40,8 +36,11 @@ type header struct {
 	crit bool   // a crit member is present, whatever its value
 }
 
-// parseCompact runs CONTRACT §3.3 step 2. Every failure wraps
-// reason.ErrMalformed. Its detail never quotes token bytes.
+// parseCompact runs CONTRACT §3.3 step 2: at most MaxTokenSize bytes, three
+// parts of canonical base64url, and a header and payload that are each
+// exactly one JSON object in valid UTF-8 with no duplicate member names at
+// any depth (RFC 7515 §4, RFC 7519 §4), as decodeObject checks. Every
+// failure wraps reason.ErrMalformed. Its detail never quotes token bytes.
 func parseCompact(token string) (*compact, error) {
 	if len(token) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: token is %d bytes, over the %d-byte limit", reason.ErrMalformed, len(token), MaxTokenSize)
@@ -86,18 +85,15 @@ func parseCompact(token string) (*compact, error) {
 	return c, nil
 }
 
-// parse reads the header members. It decodes into a map because JOSE member
-// names are case-sensitive and encoding/json's struct matching is not: with
-// a struct, "ALG" would be taken for "alg".
+// parse reads the header members. It decodes into a map, with the same
+// strict decoder as the payload, because JOSE member names are
+// case-sensitive and encoding/json's struct matching is not: with a struct,
+// "ALG" would be taken for "alg".
 func (h *header) parse(data []byte) error {
-	if !isObject(data) {
-		return errNotObject
+	m, err := decodeObject(data)
+	if err != nil {
+		return err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		return errBadJSON
-	}
-	var err error
 	if h.alg, err = stringMember(m, "alg"); err != nil {
 		return err
 	}
@@ -113,47 +109,16 @@ func (h *header) parse(data []byte) error {
 
 // stringMember returns member name of m, "" when absent; present, it must be
 // a JSON string.
-func stringMember(m map[string]json.RawMessage, name string) (string, error) {
-	raw, ok := m[name]
+func stringMember(m map[string]any, name string) (string, error) {
+	v, ok := m[name]
 	if !ok {
 		return "", nil
 	}
-	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	s, ok := v.(string)
+	if !ok {
 		return "", fmt.Errorf("%s is not a string", name)
 	}
 	return s, nil
-}
-
-var (
-	errNotObject = errors.New("not a JSON object")
-	errBadJSON   = errors.New("invalid JSON")
-)
-
-// decodeObject decodes a JSON object keeping numbers as json.Number, so
-// integer claims keep their exact digits. Anything but exactly one object
-// is an error.
-func decodeObject(data []byte) (map[string]any, error) {
-	if !isObject(data) {
-		return nil, errNotObject
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, errBadJSON
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
-	}
-	return m, nil
-}
-
-// isObject reports whether the first non-space byte opens an object; it
-// rules out null, which would otherwise decode into a nil map without error.
-func isObject(data []byte) bool {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	return len(data) > 0 && data[0] == '{'
 }
 
 func isBase64URL(s string) bool {

@@ -359,3 +359,23 @@ func fixtureRoutes(t testing.TB, up string) []Route {
 			StripAuthorization: true},
 	}
 }
+
+// Attack traffic: a request behind the one the gateway
+// answers, for a guarded path without a token and for a public path, and
+// the HTTP/2 connection preface a client sends once it believes h2c is on.
+const (
+	smuggledGuarded = "GET /api/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n"
+	smuggledPublic  = "GET /public/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n"
+	h2Preface       = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+	h2cHeaders      = "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+)
+
+// checkUpstreamSaw fails unless the upstream received exactly want (request
+// URIs) since it had received from requests.
+func checkUpstreamSaw(t testing.TB, up *echoUpstream, from int, want ...string) {
+	t.Helper()
+	got := up.seen(from)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("upstream received %q, want %q", got, want)
+	}
+}

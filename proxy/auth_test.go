@@ -272,6 +272,17 @@ func TestNewRejects(t *testing.T) {
 		{name: "claims header clashes", mutate: func(r *Route) { r.Headers = map[string]string{"X-A": "sub"}; r.ClaimsHeader = "x-a" }, want: "set twice"},
 		{name: "bad scope", mutate: func(r *Route) { r.Scopes = []string{`a"b`} }, want: "scope token"},
 		{name: "bad method", mutate: func(r *Route) { r.Methods = []string{"GE T"} }, want: "method"},
+		{name: "trace", mutate: func(r *Route) { r.Methods = []string{"GET", "TRACE"} }, want: "never forwarded"},
+		{name: "connect lower case", mutate: func(r *Route) { r.Methods = []string{"connect"} }, want: "never forwarded"},
+		{name: "client-address header", mutate: func(r *Route) { r.Headers = map[string]string{"X-Real-IP": "sub"} }, want: "cannot carry a claim"},
+		{name: "forwarded header in _ spelling", mutate: func(r *Route) { r.Headers = map[string]string{"X_Forwarded_Prefix": "sub"} }, want: "cannot carry a claim"},
+		{name: "override header as claims header", mutate: func(r *Route) { r.ClaimsHeader = "x-original-url" }, want: "cannot carry a claim"},
+		{name: "framing header in _ spelling", mutate: func(r *Route) { r.Headers = map[string]string{"Transfer_Encoding": "sub"} }, want: "cannot carry a claim"},
+		{name: "path with parameter", mutate: func(r *Route) { r.PathPrefix = "/api;v=1" }, want: "can match it"},
+		{name: "path with backslash", mutate: func(r *Route) { r.PathPrefix = `/api\x` }, want: "can match it"},
+		{name: "exact path with dot segment", mutate: func(r *Route) { r.PathPrefix = ""; r.Path = "/a/../b" }, want: "can match it"},
+		{name: "host of a dot", mutate: func(r *Route) { r.Host = "." }, want: "names no host"},
+		{name: "host of a port", mutate: func(r *Route) { r.Host = ":80" }, want: "names no host"},
 		{name: "realm with newline", realm: "a\nb", want: "realm"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

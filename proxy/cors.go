@@ -188,10 +188,12 @@ func (p *corsPolicy) refusedPreflight(w http.ResponseWriter) {
 // which the browser treats as a refusal. For the access line and metrics the
 // route is the one the actual request would match (by the requested method),
 // or "none"; no authentication decision is made, so the reason is empty.
-func (h *Handler) preflight(ex *exchange, r *http.Request) {
+// path is checkPath's result for the request's path.
+func (h *Handler) preflight(ex *exchange, r *http.Request, path string) {
 	actual := r.WithContext(r.Context()) // shallow copy: only the method differs
 	actual.Method = r.Header.Get("Access-Control-Request-Method")
-	ex.route = h.match(actual)
+	ex.route = h.match(actual, path)
+	ex.closeConnection()
 	h.cors.rs.HandlerFunc(&ex.rec, r) // a preflight: sets the headers and writes 204
 }
 

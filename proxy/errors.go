@@ -95,6 +95,14 @@ func badPath(cause error) *httpError {
 		desc: "the request path is not acceptable", cause: cause}
 }
 
+// methodNotAllowed is the 405 for TRACE and CONNECT (CONTRACT §3.1, §3.6).
+// It has no Allow header: which methods a path takes depends on routes the
+// request never reached.
+func methodNotAllowed() *httpError {
+	return &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+		desc: "the request method is not allowed"}
+}
+
 func notFound() *httpError {
 	return &httpError{status: http.StatusNotFound, code: "not_found",
 		desc: "no route matches the request"}
@@ -150,6 +158,12 @@ var errUpstreamTimeout = errors.New("no response headers from the upstream withi
 // upstreamError maps a ReverseProxy failure to its response and the
 // metrics' upstream error kind.
 func upstreamError(err error) (*httpError, string) {
+	if errors.Is(err, errSwitchRefused) {
+		// The upstream answered, so it is neither unreachable nor slow:
+		// no upstream error kind.
+		return &httpError{status: http.StatusBadGateway, code: "bad_gateway",
+			desc: "the upstream service switched protocols, which the gateway does not allow", cause: err}, ""
+	}
 	if isTimeout(err) {
 		return &httpError{status: http.StatusGatewayTimeout, code: "gateway_timeout",
 			desc: "the upstream service did not respond in time", cause: err}, "timeout"
@@ -213,6 +227,7 @@ func (h *Handler) render(ex *exchange, e *httpError) {
 	if e.retryAfter > 0 {
 		hdr.Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
+	ex.closeConnection()
 	w.WriteHeader(e.status)
 	_, _ = w.Write(append(body, '\n'))
 }

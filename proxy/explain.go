@@ -42,12 +42,14 @@ func refusal(e *httpError) *Refusal {
 }
 
 // Route returns the name of the route that a request with this method, host
-// (port optional) and decoded path would take, trying routes in order as
-// ServeHTTP does. The error is a *Refusal: 400 invalid_request for a path
+// (port optional) and decoded path would take, with ServeHTTP's own checks
+// and trying routes in order as it does. The error is a *Refusal: 405
+// method_not_allowed for TRACE and CONNECT, 400 invalid_request for a path
 // that CONTRACT §3.1 refuses, 404 not_found when no route matches.
 func (h *Handler) Route(method, host, path string) (string, error) {
-	if err := checkPath(path); err != nil {
-		return "", refusal(badPath(err))
+	path, e := checkRequest(method, path)
+	if e != nil {
+		return "", refusal(e)
 	}
 	r := &http.Request{Method: method, Host: host}
 	for _, c := range h.routes {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -73,10 +74,19 @@ func (c *route) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.Host = "" // the upstream URL's host
 	if c.PreserveHost {
+		// The host the route matched on. For an absolute-form request
+		// ("GET http://a.example/x") net/http has already set it from the
+		// URL and ignored the Host header, as RFC 9112 §3.2.2 requires,
+		// so routing, this Host and X-Forwarded-Host name the same host.
 		pr.Out.Host = pr.In.Host
 	}
-	pr.Out.Header.Del("Forwarded")
+	// The client's forwarding headers were stripped before routing
+	// (stripClientHeaders); these are the gateway's.
 	pr.SetXForwarded()
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		ex.realIP[0] = ip
+		pr.Out.Header["X-Real-Ip"] = ex.realIP[:]
+	}
 	pr.Out.Header.Set("X-Request-Id", ex.requestID)
 	if c.StripAuthorization {
 		pr.Out.Header.Del("Authorization")
@@ -91,13 +101,15 @@ func (c *route) rewrite(pr *httputil.ProxyRequest) {
 
 // upstreamPath returns the outbound path, decoded and escaped. The escaped
 // form is the client's own (CONTRACT §3.1: %2F stays %2F); with StripPrefix
-// the matched prefix is cut from it, and a request for exactly the prefix
+// the matched prefix is cut from it, with the ";parameters" of the segments
+// it covers ("/api;x/y" sends "/y"), and a request for exactly the prefix
 // goes to the upstream's base path.
 func (c *route) upstreamPath(in *url.URL) (path, rawPath string) {
 	dec, esc := in.Path, in.EscapedPath()
 	if c.StripPrefix && c.prefix != "/" {
-		dec = dec[len(c.prefix):]
-		esc = cutEscapedPrefix(esc, len(c.prefix))
+		n := afterPrefix(dec, len(c.prefix)) // the prefix and its parameters
+		dec = dec[n:]
+		esc = cutEscapedPrefix(esc, n)
 	}
 	return joinPath(c.base, dec), joinPath(c.baseRaw, esc)
 }
@@ -139,18 +151,27 @@ func joinPath(base, p string) string {
 	return base + p
 }
 
-// modifyResponse runs when the upstream's response headers arrive.
+// modifyResponse runs when the upstream's response headers arrive. An error
+// makes ReverseProxy close the response body (for a 101, the upstream
+// connection) and call proxyError.
 func (h *Handler) modifyResponse(res *http.Response) error {
-	if ex := exchangeFrom(res.Request.Context()); ex != nil {
-		ex.upstreamDur = time.Since(ex.upstreamStart)
-		if ex.rec.Header().Get("X-Request-Id") == "" {
-			// An interim response (103 Early Hints) went out with the
-			// headers set before forwarding, and ReverseProxy cleared them
-			// afterwards; the final response needs them too. The outbound
-			// request has the client's method and Origin.
-			ex.rec.Header().Set("X-Request-Id", ex.requestID)
-			h.cors.begin(&ex.rec, res.Request)
+	ex := exchangeFrom(res.Request.Context()) // always set: only Handler.forward calls the proxy
+	ex.upstreamDur = time.Since(ex.upstreamStart)
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		if err := checkSwitch(ex, res); err != nil {
+			return err
 		}
+	}
+	if ex.rec.Header().Get("X-Request-Id") == "" {
+		// An interim response (103 Early Hints) went out with the
+		// headers set before forwarding, and ReverseProxy cleared them
+		// afterwards; the final response needs them too. The outbound
+		// request has the client's method and Origin.
+		ex.rec.Header().Set("X-Request-Id", ex.requestID)
+		h.cors.begin(&ex.rec, res.Request)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		ex.closeConnection()
 	}
 	// The gateway's X-Request-Id is already on the response; an upstream
 	// copy would make two.

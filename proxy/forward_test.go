@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -227,5 +229,99 @@ func TestResponseRequestID(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("status: got %d, want 200", resp.StatusCode)
+	}
+}
+
+// clientOnlyHeaders are the headers CONTRACT §3.5 drops from every client
+// request, a few more X-Forwarded-* suffixes, and HTTP2-Settings and Proxy.
+var clientOnlyHeaders = []string{
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",
+	"X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Ssl", "X-Forwarded-Scheme",
+	"X-Forwarded-Uri", "X-Forwarded-Client-Cert", "Forwarded",
+	"X-Real-IP", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP",
+	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+	"X-Original-URL", "X-Rewrite-URL", "X-Original-URI",
+	"HTTP2-Settings", "Proxy",
+}
+
+// TestClientHeadersDropped sends each client-only header, as written, in
+// lower case and in "_" spellings, over a raw connection to a public and a
+// required route, and checks that none of the client's values reaches the
+// upstream and that the gateway's own X-Forwarded-For, -Host, -Proto and
+// X-Real-IP are there. Before the fix only X-Forwarded-For, -Host, -Proto
+// and Forwarded were removed (by ReverseProxy): "X-Original-URL: /admin"
+// reached a public route's upstream, and so did X-Real-IP, X-Forwarded-Prefix
+// and their "_" spellings, and the gateway set no X-Real-IP at all.
+func TestClientHeadersDropped(t *testing.T) {
+	up := newEcho(t)
+	g := newGateway(t, fixtureRoutes(t, up.URL)...)
+	type spelling struct{ name, header string }
+	var cases []spelling
+	for _, h := range clientOnlyHeaders {
+		cases = append(cases, spelling{h, h}, spelling{h + " lower", strings.ToLower(h)})
+		if strings.Contains(h, "-") {
+			cases = append(cases,
+				spelling{h + " underscores", strings.ReplaceAll(h, "-", "_")},
+				spelling{h + " last underscore", h[:strings.LastIndex(h, "-")] + "_" + h[strings.LastIndex(h, "-")+1:]})
+		}
+	}
+	for _, route := range []struct{ name, target, auth string }{
+		{name: "public", target: "/public/x"},
+		{name: "required", target: "/api/x", auth: "Authorization: Bearer good\r\n"},
+	} {
+		for _, sp := range cases {
+			t.Run(route.name+"/"+sp.name, func(t *testing.T) {
+				const spoof = "spoofed-by-client"
+				resp, body := raw(t, g.addr(), "GET "+route.target+" HTTP/1.1\r\nHost: gw\r\n"+route.auth+
+					sp.header+": "+spoof+"\r\nConnection: close\r\n\r\n")
+				e := echoOf(t, resp, body)
+				for k, vs := range e.Header {
+					for _, v := range vs {
+						if strings.Contains(v, spoof) {
+							t.Errorf("upstream %s: got %q, the client's value", k, v)
+						}
+					}
+				}
+				checkGatewayForwarded(t, e)
+			})
+		}
+	}
+}
+
+// TestClientHeadersAllAtOnce sends every client-only header in one
+// request, so that one copy of the header map must drop them all, and
+// names the gateway's headers in Connection, which must not make it lose
+// them.
+func TestClientHeadersAllAtOnce(t *testing.T) {
+	up := newEcho(t)
+	g := newGateway(t, fixtureRoutes(t, up.URL)...)
+	var req strings.Builder
+	req.WriteString("GET /opt/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer good\r\nConnection: close, X-Real-IP, X-Forwarded-For\r\nX-User_Id: mallory\r\n")
+	for _, h := range clientOnlyHeaders {
+		fmt.Fprintf(&req, "%s: spoofed\r\n%s: spoofed\r\n", h, strings.ReplaceAll(h, "-", "_"))
+	}
+	resp, body := raw(t, g.addr(), req.String()+"\r\n")
+	e := echoOf(t, resp, body)
+	for k, vs := range e.Header {
+		if slices.Contains(vs, "spoofed") || slices.Contains(vs, "mallory") {
+			t.Errorf("upstream %s: got %q, the client's value", k, vs)
+		}
+	}
+	if got := e.Header.Values("X-User-Id"); len(got) != 1 || got[0] != "alice" {
+		t.Errorf("upstream X-User-Id: got %q, want [alice]", got)
+	}
+	checkGatewayForwarded(t, e)
+}
+
+// checkGatewayForwarded checks the forwarding headers the gateway sets for
+// a raw request with "Host: gw" from loopback.
+func checkGatewayForwarded(t testing.TB, e echoed) {
+	t.Helper()
+	for name, want := range map[string]string{
+		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "gw", "X-Forwarded-Proto": "http", "X-Real-Ip": "127.0.0.1",
+	} {
+		if got := e.Header.Values(name); len(got) != 1 || got[0] != want {
+			t.Errorf("upstream %s: got %q, want [%q]", name, got, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package proxy is authgate's HTTP front: it assigns request ids, strips
-// identity headers, refuses unsafe paths, routes, authenticates by the
-// route's mode, renders every refusal, and forwards with
+// identity and client forwarding headers, refuses unsafe methods, paths,
+// upgrades and framing, routes, authenticates by the route's mode, renders
+// every refusal, and forwards with
 // httputil.ReverseProxy (CONTRACT §3). Verification itself is behind the
 // Authenticator interface.
 package proxy
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/internal/headers"
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/policy"
@@ -134,11 +136,11 @@ func New(o Options) (*Handler, error) {
 }
 
 // ServeHTTP handles one request in the contract's order: request id → CORS
-// headers → strip identity headers → path check → CORS preflight → route →
-// authentication → forward. It writes exactly one access line, after the
-// response.
+// headers → strip client headers → method and path checks → CORS preflight
+// → route → authentication → forward. It writes exactly one access line,
+// after the response.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ex := &exchange{start: time.Now(), rec: recorder{ResponseWriter: w}}
+	ex := &exchange{start: time.Now(), rec: recorder{ResponseWriter: w}, upgrade: upgradeOf(r), close: mustClose(r)}
 	ex.requestID = requestID(r.Header)
 	w.Header().Set("X-Request-Id", ex.requestID)
 	defer func() {
@@ -162,21 +164,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	preflight := h.cors.begin(&ex.rec, r)
-	r = h.stripIdentity(r)
-	if err := checkPath(r.URL.Path); err != nil {
+	r = h.stripClientHeaders(r, ex.upgrade == webSocket)
+	path, e := checkRequest(r.Method, r.URL.Path)
+	if e != nil {
 		if preflight {
 			// Refused too: answering it would let the browser send a
 			// request that can never be served.
 			h.cors.refusedPreflight(&ex.rec)
 		}
-		h.render(ex, badPath(err))
+		h.render(ex, e)
 		return
 	}
 	if preflight {
-		h.preflight(ex, r)
+		h.preflight(ex, r, path)
 		return
 	}
-	c := h.match(r)
+	c := h.match(r, path)
 	if c == nil {
 		h.render(ex, notFound())
 		return
@@ -190,21 +193,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.forward(ex, c, r, id)
 }
 
-// stripIdentity removes every header that any route may set, on every
-// request and every route, public ones included (CONTRACT §3.5). Without it
-// a client could send "X-User-Id: admin" to an optional or public route, or
-// to a route that does not set that header, and an upstream that trusts the
-// gateway's headers would take it as verified. Names are also matched with
-// "_" read as "-": some upstream stacks (CGI, WSGI, nginx) fold the two,
-// so "X-User_Id" would arrive as X-User-Id. The caller's request is not
-// modified; a copy with its own header map is returned when needed.
-func (h *Handler) stripIdentity(r *http.Request) *http.Request {
-	if len(h.strip) == 0 {
-		return r
-	}
+// stripClientHeaders removes, in one pass and on every request and route
+// (public ones included), every header a client must not be able to send
+// upstream (CONTRACT §3.5):
+//   - every header any route may set (h.strip). Without this a client could
+//     send "X-User-Id: admin" to an optional or public route, or to a route
+//     that does not set that header, and an upstream that trusts the
+//     gateway's headers would take it as verified;
+//   - the forwarding, client-address and override headers of
+//     headers.Dropped: X-Forwarded-*, Forwarded, X-Real-IP and the like,
+//     which the gateway sets itself, and X-Original-URL and the like, which
+//     make an upstream serve another path or method than the one routed;
+//   - Upgrade, unless keepUpgrade (the request is a WebSocket handshake,
+//     see upgradeOf), so that an h2c or other upgrade goes upstream as
+//     plain HTTP/1.1.
+//
+// Names are also matched with "_" read as "-": some upstream stacks (CGI,
+// WSGI, nginx) fold the two, so "X-User_Id" or "X_Forwarded_Prefix" would
+// arrive as X-User-Id or X-Forwarded-Prefix. A name in such a spelling is
+// dropped as well when its folded form is one the protocol or the gateway
+// owns (headers.Reserved: "Transfer_Encoding", "X_Request_Id"): no client
+// sends one for a good reason. The caller's request is not modified; a copy
+// with its own header map is returned when needed.
+func (h *Handler) stripClientHeaders(r *http.Request, keepUpgrade bool) *http.Request {
 	var hdr http.Header
 	for k := range r.Header {
-		if !h.isIdentityHeader(k) {
+		if !h.isClientOnly(k, keepUpgrade) {
 			continue
 		}
 		if hdr == nil {
@@ -220,20 +234,25 @@ func (h *Handler) stripIdentity(r *http.Request) *http.Request {
 	return r2
 }
 
-func (h *Handler) isIdentityHeader(k string) bool {
-	if h.strip[k] {
+// isClientOnly reports whether stripClientHeaders removes the header named
+// k; keepUpgrade spares Upgrade (a WebSocket handshake). It does not
+// allocate for a canonical name without "_".
+func (h *Handler) isClientOnly(k string, keepUpgrade bool) bool {
+	if h.strip[k] || headers.Dropped(k) || k == "Upgrade" && !keepUpgrade {
 		return true
 	}
 	if strings.IndexByte(k, '_') >= 0 || k != textproto.CanonicalMIMEHeaderKey(k) {
-		return h.strip[textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(k, "_", "-"))]
+		folded := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(k, "_", "-"))
+		return h.strip[folded] || headers.Reserved(folded)
 	}
 	return false
 }
 
-// match returns the first route that matches r, or nil.
-func (h *Handler) match(r *http.Request) *route {
+// match returns the first route that matches r, whose checked path (see
+// checkPath) is path, or nil.
+func (h *Handler) match(r *http.Request, path string) *route {
 	for _, c := range h.routes {
-		if c.matches(r, r.URL.Path) {
+		if c.matches(r, path) {
 			return c
 		}
 	}

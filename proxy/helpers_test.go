@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +42,7 @@ type echoUpstream struct {
 	*httptest.Server
 	mu   sync.Mutex
 	hits int
+	uris []string // request URIs, in order
 }
 
 func newEcho(t testing.TB) *echoUpstream {
@@ -56,6 +58,7 @@ func newEchoWith(t testing.TB, extra http.Header) *echoUpstream {
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.hits++
+		e.uris = append(e.uris, r.RequestURI)
 		e.mu.Unlock()
 		for k, v := range extra {
 			w.Header()[k] = v
@@ -75,6 +78,14 @@ func (e *echoUpstream) count() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.hits
+}
+
+// seen returns the request URIs the upstream received from the n-th request
+// on (0-based).
+func (e *echoUpstream) seen(from int) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.uris[from:])
 }
 
 func mustURL(t testing.TB, s string) *url.URL {
@@ -236,6 +247,47 @@ func raw(t testing.TB, addr, request string) (*http.Response, []byte) {
 
 func (g *gateway) addr() string { return strings.TrimPrefix(g.URL, "http://") }
 
+// rawResponse is one response read off a raw connection, with its body.
+type rawResponse struct {
+	*http.Response
+	body []byte
+}
+
+// rawSession writes data (a request and whatever an attacker sends behind
+// it: pipelined requests, another protocol's bytes) in one write, then reads
+// responses until the server closes the connection or none arrives for two
+// seconds. closed reports whether the server closed the connection.
+func rawSession(t testing.TB, addr, data string) (resps []rawResponse, closed bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, data); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return resps, false
+			}
+			return resps, true // EOF, or a reset: the server hung up
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("reading response body: %v", err)
+		}
+		resps = append(resps, rawResponse{Response: resp, body: body})
+	}
+}
+
 // echoOf decodes the echo upstream's answer.
 func echoOf(t testing.TB, resp *http.Response, body []byte) echoed {
 	t.Helper()
@@ -306,5 +358,25 @@ func fixtureRoutes(t testing.TB, up string) []Route {
 			Headers: headers, ClaimsHeader: "X-Auth-Claims"},
 		{Name: "stripped", PathPrefix: "/strip", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth,
 			StripAuthorization: true},
+	}
+}
+
+// Attack traffic: a request behind the one the gateway
+// answers, for a guarded path without a token and for a public path, and
+// the HTTP/2 connection preface a client sends once it believes h2c is on.
+const (
+	smuggledGuarded = "GET /api/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n"
+	smuggledPublic  = "GET /public/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n"
+	h2Preface       = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+	h2cHeaders      = "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+)
+
+// checkUpstreamSaw fails unless the upstream received exactly want (request
+// URIs) since it had received from requests.
+func checkUpstreamSaw(t testing.TB, up *echoUpstream, from int, want ...string) {
+	t.Helper()
+	got := up.seen(from)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("upstream received %q, want %q", got, want)
 	}
 }

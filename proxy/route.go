@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
@@ -12,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authgate/authgate/internal/headers"
-
 	"github.com/authgate/authgate/internal/claims"
+	"github.com/authgate/authgate/internal/headers"
 	"github.com/authgate/authgate/policy"
 )
 
@@ -25,24 +23,29 @@ type Route struct {
 	// not "none", the label of unmatched requests.
 	Name string
 	// Host, if set, must equal the request's host, compared
-	// case-insensitively with any port ignored (on either side). "" matches
-	// any host.
+	// case-insensitively (ASCII only) with any port and one trailing dot
+	// ignored, on either side (see hostKey). "" matches any host.
 	Host string
 	// Methods, if non-empty, lists the methods the route accepts. Methods
-	// are case-sensitive (RFC 9110 §9.1); New upper-cases them.
+	// are case-sensitive (RFC 9110 §9.1); New upper-cases them. TRACE and
+	// CONNECT are refused: they are never forwarded.
 	Methods []string
-	// Path matches exactly this decoded path. Exactly one of Path and
-	// PathPrefix is set, and it starts with "/".
+	// Path matches exactly this decoded path, once each segment's
+	// ";parameters" are removed from the request's. Exactly one of Path and
+	// PathPrefix is set; it starts with "/" and is a path checkPath accepts,
+	// without parameters (a route that could never match is refused).
 	Path string
 	// PathPrefix matches the decoded paths that equal it or continue it with
-	// a "/": "/api" matches "/api" and "/api/x", not "/apix". "/" matches
-	// every path. A trailing "/" is ignored ("/api/" is "/api").
+	// a "/", parameters removed as for Path: "/api" matches "/api",
+	// "/api;v=1" and "/api/x", not "/apix". "/" matches every path. A
+	// trailing "/" is ignored ("/api/" is "/api").
 	PathPrefix string
 	// Upstream is where requests go: an absolute http or https URL with an
 	// optional base path that the request path is appended to.
 	Upstream *url.URL
-	// StripPrefix removes the matched PathPrefix (or Path) from the path
-	// before it is appended to the upstream's base path.
+	// StripPrefix removes the matched PathPrefix (or Path), with the
+	// parameters of the segments it covers, from the path before it is
+	// appended to the upstream's base path.
 	StripPrefix bool
 	// PreserveHost sends the client's Host header upstream instead of the
 	// upstream URL's host.
@@ -78,7 +81,7 @@ const noRoute = "none"
 // route is a compiled Route: matchers, the header plan and its reverse proxy.
 type route struct {
 	Route
-	host    string   // lower-cased, without port
+	host    string   // hostKey of Host, lower-cased
 	methods []string // upper-cased
 	prefix  string   // decoded path or prefix, trailing "/" trimmed (but "/" kept)
 	exact   bool
@@ -104,10 +107,17 @@ func compileRoute(r Route) (*route, error) {
 	if r.Name == noRoute {
 		return nil, fmt.Errorf("name %q is reserved for unmatched requests", noRoute)
 	}
-	c := &route{Route: r, host: strings.ToLower(hostname(r.Host))}
+	c := &route{Route: r, host: asciiLower(hostKey(r.Host))}
+	if r.Host != "" && c.host == "" {
+		// "." or ":80" would otherwise match every host.
+		return nil, fmt.Errorf("host %q: names no host", r.Host)
+	}
 	for _, m := range r.Methods {
 		if !headers.IsToken(m) {
 			return nil, fmt.Errorf("methods: %q is not a method name", m)
+		}
+		if refusedMethod(m) {
+			return nil, fmt.Errorf("methods: %s is never forwarded", m)
 		}
 		c.methods = append(c.methods, strings.ToUpper(m))
 	}
@@ -127,6 +137,12 @@ func compileRoute(r Route) (*route, error) {
 		if c.prefix == "" {
 			c.prefix = "/"
 		}
+	}
+	// Request paths are matched without parameters, and checkPath refuses
+	// what it refuses before matching: a route path outside that set could
+	// never match.
+	if p, err := checkPath(c.prefix); err != nil || p != c.prefix {
+		return nil, fmt.Errorf("path %q: no request path that the gateway accepts can match it", c.prefix)
 	}
 	if err := checkUpstream(r.Upstream); err != nil {
 		return nil, err
@@ -206,10 +222,10 @@ func identityHeaderName(name string, seen map[string]bool) (string, error) {
 	return canon, nil
 }
 
-// matches reports whether r is for this route. path is the decoded path,
-// already checked by checkPath.
+// matches reports whether r is for this route. path is checkPath's result
+// for the request's decoded path.
 func (c *route) matches(r *http.Request, path string) bool {
-	if c.host != "" && !strings.EqualFold(hostname(r.Host), c.host) {
+	if c.host != "" && !asciiEqualFold(hostKey(r.Host), c.host) {
 		return false
 	}
 	if len(c.methods) > 0 && !slices.Contains(c.methods, r.Method) {
@@ -229,39 +245,62 @@ func hasPathPrefix(path, prefix string) bool {
 	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
 
-// hostname strips the port from a Host header value, and the brackets from
-// an IPv6 literal.
-func hostname(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
+// hostKey returns the part of a Host value that routes compare (CONTRACT
+// §3.1), without allocating: the port, the brackets of an IPv6 literal and
+// one trailing dot removed ("API.Example.com.:8443" → "API.Example.com").
+// "api.example.com." is the same name as "api.example.com" to DNS and to
+// most upstream virtual-host matching, so a route for the one must catch the
+// other or a client could reach the upstream's api.example.com past the
+// route's policy; a second dot makes a name that no resolver accepts, which
+// is matched as written. A value that is neither [ipv6][:port] nor
+// host[:port] with a single colon is used whole.
+func hostKey(host string) string {
+	if strings.HasPrefix(host, "[") {
+		if end := strings.IndexByte(host, ']'); end > 0 {
+			if rest := host[end+1:]; rest == "" || rest[0] == ':' && strings.IndexByte(rest[1:], ':') < 0 {
+				return strings.TrimSuffix(host[1:end], ".")
+			}
+		}
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if i := strings.IndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i+1:], ':') < 0 {
+		host = host[:i]
+	}
+	return strings.TrimSuffix(host, ".")
 }
 
-// errBadPath is the cause of every path refusal; the client only learns that
-// the path was refused.
-var errBadPath = errors.New("path refused")
-
-// checkPath enforces CONTRACT §3.1 on the decoded path: it must start with
-// "/" and hold no "." or ".." segment and no empty segment ("//"), except an
-// empty last segment (a trailing slash). Routing on a path that an upstream
-// would normalise differently is how "/public/../admin" reaches /admin behind
-// a gateway that let it through as /public; refusing such paths outright
-// leaves nothing to disagree about. Decoding first catches "%2e%2e" and "%2F".
-func checkPath(p string) error {
-	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("%w: does not start with /", errBadPath)
+// asciiEqualFold is strings.EqualFold for ASCII letters only. Host names
+// are ASCII (RFC 9110 §4.2.3, IDNs travel as punycode), and Unicode folding
+// would let "ſſo.example.com" (U+017F, which folds to "s") match a route
+// for "sso.example.com" while the upstream receives its punycode, a
+// different name.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	rest := p[1:]
-	for rest != "" {
-		seg, tail, more := strings.Cut(rest, "/")
-		switch {
-		case seg == "." || seg == "..":
-			return fmt.Errorf("%w: dot segment", errBadPath)
-		case seg == "" && more:
-			return fmt.Errorf("%w: empty segment", errBadPath)
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
 		}
-		rest = tail
 	}
-	return nil
+	return true
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] != lowerASCII(s[i]) {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				b[j] = lowerASCII(b[j])
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

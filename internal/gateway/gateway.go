@@ -120,6 +120,15 @@ func Serve(ctx context.Context, o Options) error {
 	g.swap(rt)
 
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	// The proxy's framing and upgrade rules (CONTRACT §3.1, §3.5) rely on
+	// this being net/http's own server: a handler's "Connection: close"
+	// makes it close the connection after the response without reading
+	// anything more from it, which is how the gateway refuses to read a
+	// request behind one with Transfer-Encoding, behind an HTTP/1.0 one or
+	// behind an upgrade attempt. Leaving Protocols nil keeps unencrypted
+	// HTTP/2 (h2c) off, so every plain-text connection is HTTP/1 and meets
+	// those rules. TestServeClosesAmbiguousFraming checks this setup end to
+	// end.
 	mainSrv := &http.Server{
 		Handler:           g,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,

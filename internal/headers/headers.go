@@ -39,14 +39,53 @@ var reserved = map[string]bool{
 	"Host": true, "Content-Length": true, "Content-Type": true, "Content-Encoding": true,
 	"Transfer-Encoding": true, "Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
 	"Te": true, "Trailer": true, "Upgrade": true, "Expect": true,
-	"X-Request-Id": true, "Forwarded": true,
+	"X-Request-Id": true,
 }
 
-// Reserved reports whether the header named name (any case) is owned by the
-// gateway or the protocol and so may not be set from a claim.
+// Reserved reports whether the header named name (any case, "_" read as
+// "-") is owned by the gateway or the protocol and so may not be set from a
+// claim. Every name Dropped reports is reserved too: the gateway removes
+// those from clients and sets some of them itself. "_" is folded because
+// some upstream stacks (CGI, WSGI, nginx) read "X_Real_IP" as X-Real-IP, so
+// a claim in that spelling would stand in for the gateway's own header.
 func Reserved(name string) bool {
-	canon := textproto.CanonicalMIMEHeaderKey(name)
-	return reserved[canon] || strings.HasPrefix(canon, "X-Forwarded-")
+	canon := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
+	return reserved[canon] || Dropped(canon)
+}
+
+// dropped are the client headers, besides every X-Forwarded-*, that the
+// gateway removes from every incoming request, on every route (CONTRACT
+// §3.5). Upstream frameworks act on each of them:
+//   - Forwarded and the client-address headers are read as the client's
+//     address or the original host, scheme or prefix, so a client could pose
+//     as an internal address, or as having come over HTTPS; the gateway sets
+//     X-Forwarded-For, -Host, -Proto and X-Real-IP itself.
+//   - The method and URL override headers make Symfony, Laravel, IIS,
+//     Express and others serve another method or path than the one the
+//     gateway routed and authorised: "GET /public" with
+//     "X-Original-URL: /admin" would reach /admin through a public route.
+//   - HTTP2-Settings only accompanies an upgrade to h2c (RFC 7540 §3.2),
+//     which the gateway never passes on.
+//   - Proxy is read by CGI-style stacks as the HTTP_PROXY environment
+//     variable, sending the upstream's own outgoing requests through a host
+//     of the client's choosing ("httpoxy", CVE-2016-5385).
+var dropped = map[string]bool{
+	"Forwarded": true,
+	"X-Real-Ip": true, "True-Client-Ip": true, "X-Client-Ip": true, "Cf-Connecting-Ip": true,
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
+	"X-Original-Url": true, "X-Rewrite-Url": true, "X-Original-Uri": true,
+	"Http2-Settings": true, "Proxy": true,
+}
+
+// Dropped reports whether a client header whose canonical name is canon is
+// removed from every incoming request: every X-Forwarded-* (-For, -Host,
+// -Proto, -Port, -Prefix, -Server, -Ssl, …), Forwarded, the client-address
+// headers, the method and URL override headers, HTTP2-Settings and Proxy. canon
+// must be in canonical form (textproto.CanonicalMIMEHeaderKey), as the keys
+// of a server request's header map are; callers fold "_" spellings
+// themselves. It does not allocate.
+func Dropped(canon string) bool {
+	return dropped[canon] || strings.HasPrefix(canon, "X-Forwarded-")
 }
 
 // CanonicalOrigin returns s as browsers serialise an origin (RFC 6454 §6.1):

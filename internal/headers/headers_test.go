@@ -17,11 +17,57 @@ func TestReserved(t *testing.T) {
 		{"X-User-Id", false},
 		{"X-Auth-Claims", false},
 		{"Forwarded-By", false},
+		{"X_User_Id", false},
+		{"Forwarded", true},
+		{"X-Forwarded-Prefix", true},
+		{"X_Forwarded_Prefix", true},
+		{"x-real-ip", true},
+		{"X_Real_IP", true},
+		{"True-Client-IP", true},
+		{"X-Client-IP", true},
+		{"CF-Connecting-IP", true},
+		{"X-HTTP-Method-Override", true},
+		{"X-HTTP-Method", true},
+		{"X-Method-Override", true},
+		{"X-Original-URL", true},
+		{"X-Original_URL", true},
+		{"X-Rewrite-URL", true},
+		{"X-Original-URI", true},
+		{"HTTP2-Settings", true},
+		{"Proxy", true},
+		{"Transfer_Encoding", true},
+		{"X_Request_Id", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Reserved(tc.name); got != tc.want {
 				t.Errorf("Reserved(%q): got %v, want %v", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDropped checks the client headers removed from every request: any
+// X-Forwarded-* suffix and the listed names, in canonical form.
+func TestDropped(t *testing.T) {
+	for _, tc := range []struct {
+		canon string
+		want  bool
+	}{
+		{"X-Forwarded-For", true}, {"X-Forwarded-Port", true}, {"X-Forwarded-Ssl", true}, {"X-Forwarded-", true},
+		{"Forwarded", true}, {"X-Real-Ip", true}, {"True-Client-Ip", true}, {"X-Client-Ip", true},
+		{"Cf-Connecting-Ip", true}, {"X-Http-Method-Override", true}, {"X-Http-Method", true},
+		{"X-Method-Override", true}, {"X-Original-Url", true}, {"X-Rewrite-Url", true}, {"X-Original-Uri", true},
+		{"Http2-Settings", true}, {"Proxy", true},
+		{"X-Forwarded", false}, {"X-Forwardedfor", false}, {"Authorization", false}, {"X-User-Id", false},
+		{"Upgrade", false}, {"Proxy-Authorization", false}, {"X-Real-Ip-Extra", false},
+	} {
+		t.Run(tc.canon, func(t *testing.T) {
+			if got := Dropped(tc.canon); got != tc.want {
+				t.Errorf("Dropped(%q): got %v, want %v", tc.canon, got, tc.want)
+			}
+			if tc.want && !Reserved(tc.canon) {
+				t.Errorf("Reserved(%q): got false, want true for a dropped header", tc.canon)
 			}
 		})
 	}

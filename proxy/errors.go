@@ -95,6 +95,13 @@ func badPath(cause error) *httpError {
 		desc: "the request path is not acceptable", cause: cause}
 }
 
+// badHost is the 400 for a Host header CONTRACT §3.1's host matching
+// cannot read as one name.
+func badHost(cause error) *httpError {
+	return &httpError{status: http.StatusBadRequest, code: "invalid_request",
+		desc: "the request host is not acceptable", cause: cause}
+}
+
 // methodNotAllowed is the 405 for TRACE and CONNECT (CONTRACT §3.1, §3.6).
 // It has no Allow header: which methods a path takes depends on routes the
 // request never reached.

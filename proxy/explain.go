@@ -47,7 +47,7 @@ func refusal(e *httpError) *Refusal {
 // method_not_allowed for TRACE and CONNECT, 400 invalid_request for a path
 // that CONTRACT §3.1 refuses, 404 not_found when no route matches.
 func (h *Handler) Route(method, host, path string) (string, error) {
-	path, e := checkRequest(method, path)
+	path, e := checkRequest(method, host, path)
 	if e != nil {
 		return "", refusal(e)
 	}

@@ -165,7 +165,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	preflight := h.cors.begin(&ex.rec, r)
 	r = h.stripClientHeaders(r, ex.upgrade == webSocket)
-	path, e := checkRequest(r.Method, r.URL.Path)
+	path, e := checkRequest(r.Method, r.Host, r.URL.Path)
 	if e != nil {
 		if preflight {
 			// Refused too: answering it would let the browser send a

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // errBadPath is the cause of every path refusal; the client only learns that
@@ -16,9 +18,12 @@ var errBadPath = errors.New("path refused")
 // CORS preflights and routing, and returns the path routes are matched
 // against (see checkPath). ServeHTTP and Route both call it, so explain
 // gives the verdict a client gets.
-func checkRequest(method, path string) (string, *httpError) {
+func checkRequest(method, host, path string) (string, *httpError) {
 	if refusedMethod(method) {
 		return "", methodNotAllowed()
+	}
+	if err := checkHost(host); err != nil {
+		return "", badHost(err)
 	}
 	p, err := checkPath(path)
 	if err != nil {
@@ -37,6 +42,24 @@ func checkRequest(method, path string) (string, *httpError) {
 // TRACE, so the comparison ignores case.
 func refusedMethod(method string) bool {
 	return strings.EqualFold(method, http.MethodTrace) || strings.EqualFold(method, http.MethodConnect)
+}
+
+// errBadHost is the cause of every Host refusal.
+var errBadHost = errors.New("host refused")
+
+// checkHost refuses a Host whose name has an empty label ("a..b", ".a",
+// "a.."): no DNS name has one, and upstreams disagree about what it is.
+// Route matching ignores one trailing dot, as DNS does; lenient upstreams
+// drop every trailing dot, so "admin.example.." would miss the route for
+// admin.example at the gateway and reach it at the upstream. An empty Host
+// (HTTP/1.0) is fine: it matches only routes without a host; a Host that
+// names nothing (".", ":80") is not.
+func checkHost(host string) error {
+	name := hostKey(host) // port, brackets and one trailing dot removed
+	if (name == "" && host != "") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
+		return fmt.Errorf("%w: empty label", errBadHost)
+	}
+	return nil
 }
 
 // checkPath enforces CONTRACT §3.1 on the decoded path p and returns the
@@ -58,6 +81,10 @@ func refusedMethod(method string) bool {
 //   - it is not valid UTF-8: lenient decoders read the overlong "%C0%AE" as
 //     "." and "%C0%AF" as "/", and others replace invalid bytes, so two
 //     different raw paths become one;
+//   - Unicode compatibility normalisation (NFKC) would add path syntax to
+//     it: upstreams that normalise (Python's unicodedata, some .NET and
+//     Java paths) read the fullwidth "．．／" (U+FF0E, U+FF0F) as "../",
+//     and "％" (U+FF05) as a "%" that starts an escape;
 //   - once each segment's ";parameters" are removed, it holds a "." or ".."
 //     segment, or an empty segment ("//") other than the last. Tomcat,
 //     Jetty and Spring remove path parameters before they resolve dot
@@ -74,9 +101,11 @@ func checkPath(p string) (string, error) {
 	if !strings.HasPrefix(p, "/") {
 		return "", fmt.Errorf("%w: does not start with /", errBadPath)
 	}
-	params := false
+	params, ascii := false, true
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; {
+		case c >= utf8.RuneSelf:
+			ascii = false
 		case c < 0x20 || c == 0x7f:
 			return "", fmt.Errorf("%w: control character", errBadPath)
 		case c == '\\':
@@ -85,8 +114,13 @@ func checkPath(p string) (string, error) {
 			params = true
 		}
 	}
-	if !utf8.ValidString(p) {
-		return "", fmt.Errorf("%w: not valid UTF-8", errBadPath)
+	if !ascii {
+		if !utf8.ValidString(p) {
+			return "", fmt.Errorf("%w: not valid UTF-8", errBadPath)
+		}
+		if addsSyntax(p) {
+			return "", fmt.Errorf("%w: a compatibility character for path syntax", errBadPath)
+		}
 	}
 	rest := p[1:]
 	for rest != "" {
@@ -104,6 +138,23 @@ func checkPath(p string) (string, error) {
 		return p, nil
 	}
 	return stripParams(p), nil
+}
+
+// pathSyntax are the characters whose count in a path an upstream's Unicode
+// normalisation must not change.
+const pathSyntax = "./\\;%"
+
+// addsSyntax reports whether NFKC-normalising p changes how many of the
+// pathSyntax characters it holds. The tables come from golang.org/x/text,
+// so they follow the Unicode version rather than a list kept by hand.
+func addsSyntax(p string) bool {
+	n := norm.NFKC.String(p)
+	for i := 0; i < len(pathSyntax); i++ {
+		if strings.Count(n, pathSyntax[i:i+1]) != strings.Count(p, pathSyntax[i:i+1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // stripParams removes every segment's ";parameters" from p: "/api;x/y;z"

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authgate/authgate/policy"
+	"golang.org/x/text/unicode/norm"
 )
 
 // TestPathTricks sends paths as an attacker would, over a raw connection so
@@ -128,8 +129,6 @@ func TestRouting(t *testing.T) {
 		{name: "host case-insensitive", target: "/x", host: "Api.Example.COM", route: "hosted"},
 		{name: "host trailing dot", target: "/x", host: "api.example.com.", route: "hosted"},
 		{name: "host trailing dot, case and port", target: "/x", host: "API.Example.com.:8443", route: "hosted"},
-		{name: "host two trailing dots", target: "/x", host: "api.example.com..", route: "none"},
-		{name: "host leading dot", target: "/x", host: ".api.example.com", route: "none"},
 		{name: "host empty port", target: "/x", host: "api.example.com:", route: "hosted"},
 		{name: "configured trailing dot", target: "/x", host: "dotted.example.com", route: "dotted"},
 		{name: "configured trailing dot, request too", target: "/x", host: "Dotted.Example.com.:80", route: "dotted"},
@@ -366,7 +365,8 @@ func TestAbsoluteForm(t *testing.T) {
 
 // FuzzPath checks path safety, matching and the outbound path together: an
 // accepted path, once its parameters are removed, holds no dot or empty
-// segment, no control character and no backslash and is valid UTF-8; a
+// segment, no control character and no backslash and is valid UTF-8, and
+// so is its NFKC form; a
 // stripped prefix takes its parameters along; and the outbound path always
 // starts with "/" and decodes to the joined decoded path.
 func FuzzPath(f *testing.F) {
@@ -376,6 +376,7 @@ func FuzzPath(f *testing.F) {
 		"/api/%C0%AE%C0%AE/", "/api/%C0%AF", "/api/%80", "/api/%ED%A0%80", "/api/caf\xff", "/api/caf\xc3\xa9",
 		"/api/..;/admin", "/api/..;x=1/admin", "/api/.;/x", "/api/..%3B/admin", "/api/..%3b",
 		"/api;x/y", "/api;jsessionid=1", "/api%3Bx/y", "/api;a/y;b/z", "/api/;x", "/;x", "/api;%2F/y",
+		"/api/%EF%BC%8E%EF%BC%8E/x", "/api/..%EF%BC%8Fx", "/api/%E2%80%A5/x", "/api/%EF%BC%852e", "/api/%EF%B9%94x",
 	} {
 		f.Add(s, "/api", "/base", true)
 	}
@@ -402,10 +403,13 @@ func FuzzPath(f *testing.F) {
 		if match != stripParams(in.Path) || strings.Contains(match, ";") {
 			t.Fatalf("checkPath(%q) = %q, want it without parameters", in.Path, match)
 		}
-		segs := strings.Split(match, "/")[1:]
-		for i, seg := range segs {
-			if seg == "." || seg == ".." || seg == "" && i < len(segs)-1 {
-				t.Fatalf("accepted %q (matched as %q) with a dot or empty segment", in.Path, match)
+		// What an upstream that applies NFKC reads must be just as clean.
+		for _, p := range []string{match, stripParams(norm.NFKC.String(in.Path))} {
+			segs := strings.Split(p, "/")[1:]
+			for i, seg := range segs {
+				if seg == "." || seg == ".." || seg == "" && i < len(segs)-1 {
+					t.Fatalf("accepted %q (read as %q) with a dot or empty segment", in.Path, p)
+				}
 			}
 		}
 		if !hasPathPrefix(match, c.prefix) {
@@ -479,3 +483,27 @@ func FuzzHostMatch(f *testing.F) {
 // refHostRE splits a host[:port] or [ipv6][:port] value; the port may be
 // anything without a colon. Other values are compared whole.
 var refHostRE = regexp.MustCompile(`^(?:\[([^\]]*)\]|([^:]*))(?::[^:]*)?$`)
+
+// TestBadHost: a Host with an empty label is refused before routing.
+// Regression: "api.example.com.." missed the route for api.example.com and
+// fell through to a catch-all, while lenient upstreams drop every trailing
+// dot and serve it as api.example.com.
+func TestBadHost(t *testing.T) {
+	up := newEcho(t)
+	g := newGateway(t, Route{Name: "all", PathPrefix: "/", Upstream: mustURL(t, up.URL), Mode: policy.None})
+	for _, host := range []string{"api.example.com..", ".api.example.com", "api..example.com", "api.example.com..:8080", "..", "."} {
+		t.Run(host, func(t *testing.T) {
+			before := up.count()
+			resp, body := raw(t, g.addr(), "GET /x HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status: got %d, want 400: %s", resp.StatusCode, body)
+			}
+			if e := errorOf(t, resp, body); e.Error != "invalid_request" {
+				t.Errorf("error: got %q, want %q", e.Error, "invalid_request")
+			}
+			if got := up.count(); got != before {
+				t.Errorf("upstream hits: got %d, want %d", got, before)
+			}
+		})
+	}
+}

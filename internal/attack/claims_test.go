@@ -109,19 +109,20 @@ func (f *fixture) jsonCases(t *testing.T) []tcase {
 		invalid("duplicate scope (read, then admin)", sign(hdr, open+`,"scope":"admin"}`), "malformed"),
 		invalid("duplicate alg in the header (none, then RS256)", sign(`{"alg":"none","alg":"RS256","kid":"rsa-1"}`, baseObj), "malformed"),
 		invalid("duplicate kid in the header", sign(`{"alg":"RS256","kid":"evil-1","kid":"rsa-1"}`, baseObj), "malformed"),
-		{name: "duplicate name inside a nested claim", silent: "the contract forbids duplicate member names in the header and payload objects; " +
-			"nested objects (forwarded raw in X-Auth-Claims, read by JSON Pointer policies) are not mentioned. Expected: 401 malformed.",
-			req: request("GET", "/api/jwt", bearer(sign(hdr, open+`,"realm_access":{"roles":["user"],"roles":["admin"]}}`))), status: 401, code: "invalid_token"},
+		// Nested objects too: they are forwarded raw in X-Auth-Claims and read
+		// by JSON Pointer policies, so a last-wins reader upstream would
+		// disagree with the gateway about them.
+		invalid("duplicate name inside a nested claim", sign(hdr, open+`,"realm_access":{"roles":["user"],"roles":["admin"]}}`), "malformed"),
 		// RFC 7519 §7.2 step 4, RFC 8259 §8.1: JSON text is UTF-8.
 		invalid("payload with an invalid UTF-8 byte", sign(hdr, open+`,"name":"al`+"\xff"+`ice"}`), "malformed"),
 		invalid("payload with an overlong UTF-8 slash (C0 AF)", sign(hdr, open+`,"name":"`+"\xc0\xaf"+`"}`), "malformed"),
 		invalid("payload with a UTF-16 surrogate encoded in UTF-8 (ED A0 80)", sign(hdr, open+`,"name":"`+"\xed\xa0\x80"+`"}`), "malformed"),
 		invalid("sub with an invalid UTF-8 byte", sign(hdr, object(with(base, "sub", `"adm`+"\xffin"+`"`)...)), "malformed"),
 		invalid("header with an invalid UTF-8 byte", sign(`{"alg":"RS256","kid":"rsa-1","x":"`+"\xfe"+`"}`, baseObj), "malformed"),
-		{name: "escaped lone surrogate in sub (\\ud800)", silent: "the bytes are valid UTF-8 (the escape is ASCII), but RFC 8259 §8.2 leaves " +
-			"the meaning of a lone surrogate open, and parsers differ (U+FFFD, raw bytes, an error): the gateway forwards U+FFFD while " +
-			"an upstream reading X-Auth-Claims may see something else. Expected: 401 malformed.",
-			req: request("GET", "/api/jwt", bearer(sign(hdr, object(with(base, "sub", `"admin\ud800"`)...)))), status: 401, code: "invalid_token"},
+		// RFC 8259 §8.2 leaves a lone surrogate's meaning to the parser (U+FFFD,
+		// raw bytes, an error), so the gateway and an upstream reading
+		// X-Auth-Claims could see different subjects.
+		invalid("escaped lone surrogate in sub (\\ud800)", sign(hdr, object(with(base, "sub", `"admin\ud800"`)...)), "malformed"),
 		invalid("payload with a byte-order mark", sign(hdr, "\xef\xbb\xbf"+baseObj), "malformed"),
 		invalid("payload a JSON array", sign(hdr, "["+baseObj+"]"), "malformed"),
 		invalid("payload null", sign(hdr, "null"), "malformed"),

@@ -159,14 +159,23 @@ func Serve(ctx context.Context, o Options) error {
 		adminAddr = adminLn.Addr()
 		eg.Go(func() error { return serveErr("admin listener", adminSrv.Serve(adminLn)) })
 	}
+	var hup chan os.Signal
+	if o.Reload != nil {
+		// Subscribed before anyone can learn the addresses: a SIGHUP that
+		// arrived before it (a config reloader starting alongside) would
+		// take the default action and kill the process.
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 	logger.Info("authgate listening", "listen", mainLn.Addr().String(), "admin", addrString(adminAddr),
 		"routes", len(cfg.Routes), "issuers", len(cfg.Issuers), "config", cfg.Source)
 	if o.Ready != nil {
 		o.Ready(mainLn.Addr(), adminAddr)
 	}
 
-	if o.Reload != nil {
-		eg.Go(func() error { g.reloadOnHangup(egCtx, o.Reload, o.LogLevel); return nil })
+	if hup != nil {
+		eg.Go(func() error { g.reloadOnHangup(egCtx, hup, o.Reload, o.LogLevel); return nil })
 	}
 	eg.Go(func() error {
 		<-egCtx.Done()
@@ -214,10 +223,7 @@ func addrString(a net.Addr) string {
 
 // reloadOnHangup rebuilds the runtime on every SIGHUP. A configuration that
 // fails to load or compile is logged and the old runtime keeps serving.
-func (g *Gateway) reloadOnHangup(ctx context.Context, load func() (*config.Config, error), level *slog.LevelVar) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func (g *Gateway) reloadOnHangup(ctx context.Context, hup <-chan os.Signal, load func() (*config.Config, error), level *slog.LevelVar) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -206,7 +206,7 @@ func (t *Trace) key(kid string, alg string, cands []jwks.Key, refetched bool, er
 	case err != nil && kid == "":
 		t.add(5, StepKey, err, fmt.Sprintf("%v: the token has no kid, and no key in the issuer's set fits %s", reason.ErrUnknownKey, alg))
 	case err != nil:
-		t.add(5, StepKey, err, fmt.Sprintf("%v: no key with kid %q fits %s, neither in the cached set nor after the refetch the cache allows (at most one per min_refresh_interval)", reason.ErrUnknownKey, kid, alg))
+		t.add(5, StepKey, err, fmt.Sprintf("%v: no key with kid %q fits %s, neither in the cached set nor after the refetch the cache allows (at most one per min_refresh_interval)", reason.ErrUnknownKey, logKID(kid), alg))
 	case kid == "":
 		t.add(5, StepKey, nil, fmt.Sprintf("the token has no kid: %d key(s) of the issuer's set fit %s and are tried in turn", len(cands), alg))
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/jwks"
@@ -237,7 +238,7 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact,
 	}
 	if len(cands) == 0 {
 		// A present kid never falls back to other keys (CONTRACT §3.3 step 5).
-		err := fmt.Errorf("%w: no key in the issuer's set for kid %q and this algorithm", reason.ErrUnknownKey, kid)
+		err := fmt.Errorf("%w: no key in the issuer's set for kid %q and this algorithm", reason.ErrUnknownKey, logKID(kid))
 		t.key(kid, alg.alg, nil, refetched, err)
 		return "", err
 	}
@@ -251,6 +252,24 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact,
 	err = fmt.Errorf("%w: no candidate key verifies the signature", reason.ErrBadSignature)
 	t.signature(nil, len(cands), err)
 	return "", err
+}
+
+// maxLoggedKID bounds how much of a kid an error quotes: the kid is the
+// client's text, and a 16 KiB token could otherwise make every refusal's
+// log line that long.
+const maxLoggedKID = 64
+
+// logKID returns kid cut to maxLoggedKID bytes (on a rune boundary), with
+// "…" where it was cut.
+func logKID(kid string) string {
+	if len(kid) <= maxLoggedKID {
+		return kid
+	}
+	i := maxLoggedKID
+	for i > 0 && !utf8.RuneStart(kid[i]) {
+		i--
+	}
+	return kid[:i] + "…"
 }
 
 // keysUnavailable makes err a keys_unavailable error, wrapping the sentinel

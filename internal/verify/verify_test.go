@@ -186,6 +186,9 @@ func TestVerify(t *testing.T) {
 
 		// Step 5: keys. Keys named or carried by the header are never used.
 		{name: "unknown kid", token: sign(t, "RS256", k.evilRSA, kid("evil"), ok), want: reason.UnknownKey, issuer: "main"},
+		// Regression: the error quoted the whole kid, so every refusal of a
+		// 16 KiB token made a log line as long.
+		{name: "unknown kid of 4000 bytes", token: sign(t, "RS256", k.evilRSA, kid(strings.Repeat("k", 4000)), ok), want: reason.UnknownKey, issuer: "main"},
 		{name: "no kid, attacker key", token: sign(t, "RS256", k.evilRSA, nil, ok), want: reason.BadSignature, issuer: "main"},
 		{name: "embedded jwk, no kid", token: sign(t, "RS256", k.evilRSA, map[string]any{"jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.BadSignature, issuer: "main"},
 		{name: "embedded jwk, its own kid", token: sign(t, "RS256", k.evilRSA, map[string]any{"kid": "evil", "jwk": mustJWK(t, &k.evilRSA.PublicKey)}, ok), want: reason.UnknownKey, issuer: "main"},
@@ -275,6 +278,9 @@ func TestVerify(t *testing.T) {
 			}
 			if got := IssuerOf(err); got != tt.issuer {
 				t.Errorf("got issuer %q, want %q", got, tt.issuer)
+			}
+			if n := len(err.Error()); n > 512 {
+				t.Errorf("got an error of %d bytes, want at most 512: the client's bytes are quoted unbounded", n)
 			}
 			// No error text may quote the token or any part of it.
 			for _, p := range strings.Split(tt.token, ".") {

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"unicode"
@@ -96,7 +95,7 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	rt, err := gateway.Build(cfg, nil, slog.New(slog.DiscardHandler))
+	rt, err := gateway.Build(cfg, nil, gateway.Deps{})
 	if err != nil {
 		return err
 	}

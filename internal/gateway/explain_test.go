@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -25,7 +24,7 @@ func buildRuntime(t *testing.T, yaml string) *gateway.Runtime {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := gateway.Build(cfg, nil, slog.New(slog.DiscardHandler))
+	rt, err := gateway.Build(cfg, nil, gateway.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

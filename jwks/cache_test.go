@@ -326,20 +326,42 @@ func TestFloodOfUnknownKIDs(t *testing.T) {
 }
 
 // TestRefreshForKIDHonoursCallerContext: a caller whose request is gone
-// returns at once; the shared fetch still completes for the others.
+// returns at once; the shared fetch still completes for the others. The
+// issuer holds the fetch until the caller has returned, so the caller
+// cannot have waited for it (a caller that did would only return when the
+// 10s safety release fires).
 func TestRefreshForKIDHonoursCallerContext(t *testing.T) {
 	f, c, _, _ := issuerWith(t, "k1", Options{})
-	f.set(func(f *fakeIssuer) { f.delay = 300 * time.Millisecond })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	f.set(func(f *fakeIssuer) {
+		var first sync.Once
+		f.hold = func(*http.Request) {
+			first.Do(func() { close(arrived) })
+			<-release
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
+	go func() {
+		<-arrived // the fetch is at the issuer: the request goes away
+		cancel()
+	}()
+	safety := time.AfterFunc(10*time.Second, unblock)
+	defer safety.Stop()
+
 	_, err := c.RefreshForKID(ctx, "k1")
+	select {
+	case <-release:
+		t.Fatal("RefreshForKID returned only once the fetch was released: the cancelled caller waited for it")
+	default:
+	}
 	if !errors.Is(err, reason.ErrKeysUnavailable) {
 		t.Errorf("got %v, want ErrKeysUnavailable while the fetch is in flight", err)
 	}
-	if d := time.Since(start); d > 250*time.Millisecond {
-		t.Errorf("cancelled caller waited %s", d)
-	}
+	unblock()
 	waitFor(t, "the shared fetch to finish", 5*time.Second, c.Ready)
 }
 

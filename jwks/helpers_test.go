@@ -128,6 +128,7 @@ type fakeIssuer struct {
 	docJWKSURI   string // jwks_uri; "" means srv.URL+"/keys"
 	discoveryErr int    // status for discovery; 0 means 200
 	delay        time.Duration
+	hold         func(*http.Request) // if set, called before each key set answer
 	lastINM      string
 	lastAccept   string
 
@@ -168,12 +169,15 @@ func (f *fakeIssuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 func (f *fakeIssuer) serveKeys(w http.ResponseWriter, r *http.Request) {
 	f.jwksHits.Add(1)
 	f.mu.Lock()
-	body, status, etag, cc, delay := f.body, f.status, f.etag, f.cacheControl, f.delay
+	body, status, etag, cc, delay, hold := f.body, f.status, f.etag, f.cacheControl, f.delay, f.hold
 	f.lastINM = r.Header.Get("If-None-Match")
 	f.lastAccept = r.Header.Get("Accept")
 	f.mu.Unlock()
 	if delay > 0 {
 		time.Sleep(delay)
+	}
+	if hold != nil {
+		hold(r)
 	}
 	if status != 0 && status != http.StatusOK {
 		http.Error(w, "failing", status)

@@ -3,7 +3,6 @@ package jwks
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -78,7 +77,7 @@ func (o Options) withDefaults() Options {
 		o.Client = &http.Client{Timeout: o.Timeout}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -9,9 +9,13 @@ import (
 	"time"
 )
 
-// newTransport is the default upstream transport: http.DefaultTransport
-// tuned for a gateway.
-func newTransport() *http.Transport {
+// NewTransport returns the upstream transport of a gateway:
+// http.DefaultTransport tuned for one (no HTTP_PROXY, larger idle pools,
+// no transparent decompression). A process makes one and shares it between
+// the Handlers of its successive configurations (Options.Transport), so a
+// reload keeps the pooled connections; the caller closes its idle
+// connections when the process is done with it.
+func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// Upstreams are addressed directly, as Envoy and Caddy do; an
 	// HTTP_PROXY meant for the host's egress must not capture them.
@@ -26,6 +30,9 @@ func newTransport() *http.Transport {
 	t.DisableCompression = true
 	return t
 }
+
+// newTransport is the transport New makes when Options.Transport is nil.
+func newTransport() *http.Transport { return NewTransport() }
 
 // timeoutTransport bounds the time until the upstream's response headers,
 // whatever the underlying RoundTripper, so one transport (and one idle pool)

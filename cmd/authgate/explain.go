@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"unicode"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/gateway"
+	"github.com/authgate/authgate/internal/logging"
 )
 
 // stdin is where explain reads a token given as "-" or not at all; tests
@@ -76,7 +76,7 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) == 1 && pos[0] != "-" {
 		raw = pos[0]
 	} else {
-		if isTerminal(stdin) {
+		if logging.IsTerminal(stdin) {
 			fmt.Fprintln(stderr, "authgate explain: reading the token from stdin; paste it, then press Ctrl-D")
 		}
 		b, err := io.ReadAll(io.LimitReader(stdin, maxTokenInput))
@@ -95,7 +95,7 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	rt, err := gateway.Build(cfg, nil, slog.New(slog.DiscardHandler))
+	rt, err := gateway.Build(cfg, nil, gateway.Deps{})
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	} else {
-		renderText(stdout, rep, isTerminal(stdout))
+		renderText(stdout, rep, logging.IsTerminal(stdout))
 	}
 	if !rep.Verdict.Allowed {
 		return exitStatus(exitError)
@@ -144,17 +144,6 @@ func tokenFrom(raw string) (string, error) {
 		return "", errors.New("the Authorization value is not of the Bearer scheme; the gateway reads only Bearer tokens")
 	}
 	return strings.TrimLeft(rest, " "), nil
-}
-
-// isTerminal reports whether f is a character device, as internal/logging
-// decides colour: escapes would only litter a file or a pipe.
-func isTerminal(v any) bool {
-	f, ok := v.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // palette colours the text output; all empty without a terminal.

@@ -156,7 +156,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	}
 	// Compile it as serve would (without starting anything), so check
 	// catches everything serve would refuse.
-	if _, err := gateway.Build(cfg, nil, slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := gateway.Build(cfg, nil, gateway.Deps{}); err != nil {
 		return err
 	}
 	cfg.Describe(stdout) // includes the warnings

@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,14 +17,14 @@ import (
 )
 
 // buildRuntime compiles yaml as `authgate explain` does: Build, nothing
-// started.
-func buildRuntime(t *testing.T, yaml string) *gateway.Runtime {
+// started, with now as its clock (nil: time.Now).
+func buildRuntime(t *testing.T, yaml string, now func() time.Time) *gateway.Runtime {
 	t.Helper()
 	cfg, err := config.Parse("explain.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := gateway.Build(cfg, nil, slog.New(slog.DiscardHandler))
+	rt, err := gateway.Build(cfg, nil, gateway.Deps{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +39,9 @@ func buildRuntime(t *testing.T, yaml string) *gateway.Runtime {
 func TestExplainMatchesGateway(t *testing.T) {
 	fx := newFixture(t)
 	k := fx.keys
-	rt := buildRuntime(t, strings.NewReplacer("{B}", fx.base, "{U}", "http://upstream.invalid").Replace(fixtureYAML))
+	rt := buildRuntime(t, strings.NewReplacer("{B}", fx.base, "{U}", "http://upstream.invalid").Replace(fixtureYAML), fx.clock.Now)
 	tok := func(iss string, edits map[string]any) string { return fx.tokenFor(t, fx.claims(iss, edits)) }
-	now := time.Now().Unix()
+	now := fx.now()
 
 	for _, tc := range []struct {
 		name, path, token string
@@ -135,8 +134,8 @@ func TestExplainMatchesGateway(t *testing.T) {
 // the failure that decides, and what follows it marked as information.
 func TestExplainSteps(t *testing.T) {
 	fx := newFixture(t)
-	rt := buildRuntime(t, strings.NewReplacer("{B}", fx.base, "{U}", "http://upstream.invalid").Replace(fixtureYAML))
-	expired := fx.tokenFor(t, fx.claims("a", map[string]any{"exp": time.Now().Unix() - 192, "scope": "read"}))
+	rt := buildRuntime(t, strings.NewReplacer("{B}", fx.base, "{U}", "http://upstream.invalid").Replace(fixtureYAML), fx.clock.Now)
+	expired := fx.tokenFor(t, fx.claims("a", map[string]any{"exp": fx.now() - 192, "scope": "read"}))
 
 	before := fx.hits("a")
 	rep, err := rt.Explain(context.Background(), gateway.ExplainQuery{Route: "scoped", Token: expired})
@@ -164,8 +163,10 @@ func TestExplainSteps(t *testing.T) {
 		t.Errorf("steps:\ngot  %q\nwant %q", got, want)
 	}
 	for _, s := range rep.Steps {
-		if s.Name == "exp" && !strings.HasPrefix(s.Detail, "expired 3m1") {
-			t.Errorf("exp detail: got %q, want it to start with %q", s.Detail, "expired 3m1")
+		// Explain reads the injected clock, which has not moved since
+		// the token was made: the age is exact.
+		if s.Name == "exp" && !strings.HasPrefix(s.Detail, "expired 3m12s ago, at ") {
+			t.Errorf("exp detail: got %q, want it to start with %q", s.Detail, "expired 3m12s ago, at ")
 		}
 		if strings.Contains(s.Detail, expired[strings.LastIndexByte(expired, '.')+1:]) {
 			t.Errorf("step %s quotes the signature", s.Name)
@@ -209,7 +210,7 @@ routes:
 	k := fixtureKeys(t)
 	token := testkit.SignJWS(t, "ES256", k.ec, map[string]any{"kid": "ec-1"},
 		jsonOf(t, map[string]any{"iss": "http://down.example", "aud": "api", "exp": time.Now().Unix() + 60}))
-	rep, err := buildRuntime(t, yaml).Explain(context.Background(), gateway.ExplainQuery{Route: "api", Token: token})
+	rep, err := buildRuntime(t, yaml, nil).Explain(context.Background(), gateway.ExplainQuery{Route: "api", Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ routes:
     upstream: { url: "http://upstream.invalid" }
     auth: { scopes: [read], claims: { org: acme, /realm_access/roles: [admin, ops] } }
 `
-	rt := buildRuntime(t, yaml)
+	rt := buildRuntime(t, yaml, fx.clock.Now)
 	gw, _ := serveReady(t, yaml)
 	for _, tc := range []struct {
 		name   string

@@ -26,14 +26,19 @@ import (
 //
 // Durations are short so that faults and recoveries show quickly; the tests
 // poll for the expected state with a deadline and never assert how long
-// anything took.
+// anything took. The rules that count time (max_stale, min_refresh_interval,
+// a token's exp) read the gateway's injected clock, which stands still until
+// a test advances it; only the refresh timers and HTTP timeouts run on the
+// wall clock.
 
 // faultEnv is a gateway with one issuer "main" (discovery at is.URL) and
-// the routes of its configuration, logging JSON at debug level into logs.
+// the routes of its configuration, logging JSON at debug level into logs,
+// with clock as its clock.
 type faultEnv struct {
 	is        *testkit.Issuer
 	gw, admin string
 	logs      *testkit.LogBuffer
+	clock     *testkit.Clock
 }
 
 // startFaultEnv starts a gateway for is with the given jwks block (YAML
@@ -50,8 +55,9 @@ routes:
 %s`, is.URL, jwks, strings.ReplaceAll(routes, "{U}", up.URL))
 	logs := &testkit.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gw, admin, _ := serveConfig(t, parseConfig(t, yaml), logger)
-	return &faultEnv{is: is, gw: gw, admin: admin, logs: logs}
+	clock := testkit.NewClock(time.Now())
+	gw, admin, _ := serveClock(t, parseConfig(t, yaml), logger, clock.Now)
+	return &faultEnv{is: is, gw: gw, admin: admin, logs: logs, clock: clock}
 }
 
 // apiRoute is one required route on the issuer, forwarding the subject.
@@ -65,10 +71,12 @@ func echoUser(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ok "+r.Header.Get("X-User-Id"))
 }
 
-// token is a valid token of e's issuer for audience api, signed with k.
+// token is a token of e's issuer for audience api, signed with k, valid
+// for a day of the gateway's clock: longer than any test advances it.
 func (e *faultEnv) token(t *testing.T, k testkit.Key) string {
 	t.Helper()
-	return e.is.Token(t, k, map[string]any{"sub": "alice", "aud": "api"})
+	now := e.clock.Now()
+	return e.is.Token(t, k, map[string]any{"sub": "alice", "aud": "api", "iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix()})
 }
 
 // reply is one response as the client saw it.
@@ -205,17 +213,18 @@ func TestFaultIssuerDownAtStart(t *testing.T) {
 // than max_stale; then 503 and /readyz 503. The issuer's return recovers.
 func TestFaultIssuerDownLater(t *testing.T) {
 	is := testkit.NewIssuer(t)
-	e := startFaultEnv(t, is, `{ refresh_interval: 50ms, min_refresh_interval: 10ms, max_stale: 500ms }`, apiRoute)
+	e := startFaultEnv(t, is, `{ refresh_interval: 50ms, min_refresh_interval: 10ms, max_stale: 1h }`, apiRoute)
 	tok := e.token(t, is.Keys()[0])
 	waitReady(t, e.admin)
 	wantServed(t, "before", get(t, e.gw+"/api/x", tok))
 
 	is.SetDown(true)
 	e.waitLog(t, "key set refresh failed; serving the previous set", "connection refused")
-	// The first failed refresh comes one refresh_interval after the last
-	// good one, well inside max_stale.
+	// The clock has not moved: the set is as old as it was at the last
+	// good fetch, well inside max_stale.
 	wantServed(t, "refresh failing, set not yet stale", get(t, e.gw+"/api/x", tok))
 
+	e.clock.Advance(time.Hour + time.Second) // past max_stale
 	waitReadyz(t, e.admin, http.StatusServiceUnavailable, `issuer \"main\"`, "connection refused")
 	wantUnavailable(t, "set older than max_stale", get(t, e.gw+"/api/x", tok))
 
@@ -314,13 +323,15 @@ func TestFaultIssuerBadKeySet(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			is := testkit.NewIssuer(t, good)
-			e := startFaultEnv(t, is, `{ refresh_interval: 50ms, min_refresh_interval: 10ms, max_stale: 200ms }`, apiRoute)
+			e := startFaultEnv(t, is, `{ refresh_interval: 50ms, min_refresh_interval: 10ms, max_stale: 1h }`, apiRoute)
 			tok := e.token(t, good)
 			waitReady(t, e.admin)
 			wantServed(t, "before", get(t, e.gw+"/api/x", tok))
 
 			tc.fault(is)
 			e.waitLog(t, "key set refresh failed; serving the previous set", tc.cause)
+			wantServed(t, "failed fetch, set not yet stale", get(t, e.gw+"/api/x", tok))
+			e.clock.Advance(time.Hour + time.Second) // past max_stale
 			waitReadyz(t, e.admin, http.StatusServiceUnavailable, `issuer \"main\"`, tc.cause)
 			wantUnavailable(t, "stale", get(t, e.gw+"/api/x", tok))
 
@@ -383,8 +394,9 @@ func TestFaultRotationWithOverlap(t *testing.T) {
 	k1, k2, k3 := testkit.NewECKey(t, "k1"), testkit.NewECKey(t, "k2"), testkit.NewECKey(t, "k3")
 	is := testkit.NewIssuer(t, k1)
 	// No periodic refresh during the test: every fetch after the first is a
-	// refetch for an unknown kid.
-	const minRefresh = 50 * time.Millisecond
+	// refetch for an unknown kid, allowed once the test advances the clock
+	// by minRefresh.
+	const minRefresh = time.Minute
 	e := startFaultEnv(t, is, fmt.Sprintf(`{ refresh_interval: 1h, min_refresh_interval: %s, max_stale: 2h }`, minRefresh), apiRoute)
 	tok1, tok2 := e.token(t, k1), e.token(t, k2)
 	waitReady(t, e.admin)
@@ -392,7 +404,7 @@ func TestFaultRotationWithOverlap(t *testing.T) {
 
 	is.SetKeys(k1, k2)
 	before := is.Hits(testkit.JWKSPath)
-	time.Sleep(2 * minRefresh) // let min_refresh_interval pass since the initial fetch
+	e.clock.Advance(minRefresh) // min_refresh_interval has passed since the initial fetch
 	const n = 16
 	replies := make([]reply, n)
 	var wg sync.WaitGroup
@@ -410,7 +422,7 @@ func TestFaultRotationWithOverlap(t *testing.T) {
 
 	is.SetKeys(k2)
 	wantServed(t, "old kid retired, not fetched yet", get(t, e.gw+"/api/x", tok1))
-	time.Sleep(2 * minRefresh)
+	e.clock.Advance(minRefresh)
 	// A token with a kid the gateway does not know causes the next fetch.
 	wantError(t, "unpublished kid", get(t, e.gw+"/api/x", e.token(t, k3)), http.StatusUnauthorized, "invalid_token")
 	r := get(t, e.gw+"/api/x", tok1)

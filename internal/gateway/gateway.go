@@ -13,12 +13,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/logging"
-	"github.com/authgate/authgate/jwks"
+	"github.com/authgate/authgate/proxy"
 )
 
 // Options configure Serve.
@@ -33,6 +34,9 @@ type Options struct {
 	// Ready, if set, is called with the bound addresses once both listeners
 	// accept connections (the demo and tests use it).
 	Ready func(listen, admin net.Addr)
+	// Now is the clock of every runtime's key caches and verifiers
+	// (Deps.Now). Nil: time.Now; tests pass one they advance.
+	Now func() time.Time
 }
 
 // Gateway serves the current Runtime and swaps in new ones atomically.
@@ -41,13 +45,15 @@ type Gateway struct {
 	current  atomic.Pointer[Runtime]
 	stopping atomic.Bool
 	logger   *slog.Logger
+	// deps are passed to every Build, so reloads share them.
+	deps Deps
 
-	// ctx bounds the key-refresh loops; loops maps each running cache to
-	// the cancel function of its loop.
-	ctx   context.Context
-	mu    sync.Mutex
-	loops map[*jwks.Cache]context.CancelFunc
-	wg    sync.WaitGroup
+	// ctx bounds the background jobs; running maps each running job to
+	// the cancel function of its Run.
+	ctx     context.Context
+	mu      sync.Mutex
+	running map[*job]context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // ServeHTTP hands the request to the current runtime's handler.
@@ -55,36 +61,35 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.current.Load().Handler.ServeHTTP(w, r)
 }
 
-// swap installs rt, starts refresh loops for caches it introduces and stops
-// those of caches no longer used.
+// swap installs rt: it starts the jobs rt lists that are not running yet,
+// leaves running those it shares with the runtime it replaces, and stops
+// the others, whatever kind of runner they hold. Requests in flight on the
+// old runtime finish there; a retired runner stops refreshing but still
+// serves them (Runner). The shared upstream transport is left alone.
 func (g *Gateway) swap(rt *Runtime) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	keep := make(map[*jwks.Cache]bool, len(rt.issuers))
-	for _, is := range rt.issuers {
-		keep[is.cache] = true
-		if _, running := g.loops[is.cache]; running {
+	keep := make(map[*job]bool, len(rt.jobs))
+	for _, j := range rt.jobs {
+		keep[j] = true
+		if _, running := g.running[j]; running {
 			continue
 		}
 		ctx, cancel := context.WithCancel(g.ctx)
-		g.loops[is.cache] = cancel
-		g.wg.Add(1)
-		go func(c *jwks.Cache) {
-			defer g.wg.Done()
-			if err := c.Run(ctx); err != nil {
-				g.logger.Error("key refresh stopped", "err", err)
+		g.running[j] = cancel
+		g.wg.Go(func() {
+			if err := j.runner.Run(ctx); err != nil {
+				g.logger.Error(j.what+" stopped", "err", err)
 			}
-		}(is.cache)
+		})
 	}
-	for c, cancel := range g.loops {
-		if !keep[c] {
+	for j, cancel := range g.running {
+		if !keep[j] {
 			cancel()
-			delete(g.loops, c)
+			delete(g.running, j)
 		}
 	}
-	if old := g.current.Swap(rt); old != nil {
-		old.Handler.Close()
-	}
+	g.current.Store(rt)
 }
 
 // Serve runs the gateway until ctx ends or SIGTERM/SIGINT arrives, then
@@ -93,16 +98,24 @@ func (g *Gateway) swap(rt *Runtime) {
 func Serve(ctx context.Context, o Options) error {
 	cfg := o.Config
 	logger := o.Logger
-	rt, err := Build(cfg, nil, logger)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	// One upstream transport for the life of the process: every runtime
+	// forwards through it, so a reload keeps the pooled connections.
+	transport := proxy.NewTransport()
+	defer transport.CloseIdleConnections()
+	deps := Deps{Logger: logger, Transport: transport, Now: o.Now}
+	rt, err := Build(cfg, nil, deps)
 	if err != nil {
 		return err
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	loopCtx, stopLoops := context.WithCancel(context.Background())
-	defer stopLoops()
-	g := &Gateway{logger: logger, ctx: loopCtx, loops: map[*jwks.Cache]context.CancelFunc{}}
+	jobCtx, stopJobs := context.WithCancel(context.Background())
+	defer stopJobs()
+	g := &Gateway{logger: logger, deps: deps, ctx: jobCtx, running: map[*job]context.CancelFunc{}}
 
 	// Bind before anything else so that the gateway "listens at once"; keys
 	// arrive in the background.
@@ -197,9 +210,8 @@ func Serve(ctx context.Context, o Options) error {
 		return errors.Join(errs...)
 	})
 	err = eg.Wait()
-	stopLoops()
+	stopJobs()
 	g.wg.Wait()
-	g.current.Load().Handler.Close()
 	if err != nil {
 		return err
 	}
@@ -238,7 +250,7 @@ func (g *Gateway) reload(load func() (*config.Config, error), level *slog.LevelV
 	cfg, err := load()
 	if err == nil {
 		var rt *Runtime
-		if rt, err = Build(cfg, g.current.Load(), g.logger); err == nil {
+		if rt, err = Build(cfg, g.current.Load(), g.deps); err == nil {
 			old := g.current.Load().Config
 			if cfg.Server.Listen != old.Server.Listen || cfg.Server.AdminAddr() != old.Server.AdminAddr() {
 				g.logger.Warn("listen addresses changed; they take effect on restart")

@@ -98,6 +98,13 @@ func parseConfig(t testing.TB, yaml string) *config.Config {
 // serveConfig runs Serve with cfg (on the listeners it names) and logger.
 func serveConfig(t testing.TB, cfg *config.Config, logger *slog.Logger) (gw, admin string, stop func() error) {
 	t.Helper()
+	return serveClock(t, cfg, logger, nil)
+}
+
+// serveClock is serveConfig with now as the gateway's clock (nil:
+// time.Now).
+func serveClock(t testing.TB, cfg *config.Config, logger *slog.Logger, now func() time.Time) (gw, admin string, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]net.Addr, 1)
 	done := make(chan error, 1)
@@ -106,6 +113,7 @@ func serveConfig(t testing.TB, cfg *config.Config, logger *slog.Logger) (gw, adm
 			Config: cfg,
 			Logger: logger,
 			Ready:  func(l, a net.Addr) { ready <- [2]net.Addr{l, a} },
+			Now:    now,
 		})
 	}()
 	select {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -94,6 +95,11 @@ type gwFixture struct {
 	gw, admin string
 	base      string // issuer server; issuer i has iss base+"/"+i
 	keys      *testKeys
+	// clock is the gateway's: it stands still unless a test advances it,
+	// and claims reads it, so tokens are valid, expired or early by the
+	// gateway's reckoning however long the test takes. It starts on a
+	// whole second, as token times are.
+	clock *testkit.Clock
 
 	upHits       atomic.Int64 // requests that reached the echo upstream
 	attackerHits atomic.Int64 // requests that reached the attacker's server
@@ -113,7 +119,7 @@ type gwFixture struct {
 //	t  typed   same keys; token_types [at+jwt]
 //	s  strict  same keys; required_claims [exp, email]
 //	b  nokid   one RSA key without kid
-//	r  rot     EC rot-1; min_refresh_interval 10ms, so unknown kids refetch
+//	r  rot     EC rot-1; min_refresh_interval 1m: advancing the clock by it allows a refetch
 const fixtureYAML = `
 server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }
 log: { access: false }
@@ -123,7 +129,7 @@ issuers:
   - { name: typed,  issuer: "{B}/t", audiences: [api], token_types: [at+jwt] }
   - { name: strict, issuer: "{B}/s", audiences: [api], required_claims: [exp, email] }
   - { name: nokid,  issuer: "{B}/b", audiences: [api] }
-  - { name: rot,    issuer: "{B}/r", audiences: [api], jwks: { min_refresh_interval: 10ms } }
+  - { name: rot,    issuer: "{B}/r", audiences: [api], jwks: { min_refresh_interval: 1m } }
 routes:
   - name: req
     match: { path_prefix: /req }
@@ -169,7 +175,7 @@ routes:
 func newFixture(t *testing.T) *gwFixture {
 	t.Helper()
 	k := fixtureKeys(t)
-	fx := &gwFixture{keys: k, jwksHits: map[string]int{}}
+	fx := &gwFixture{keys: k, jwksHits: map[string]int{}, clock: testkit.NewClock(time.Now().Truncate(time.Second))}
 	// rsa-enc (use enc) and rsa-512 (alg RS512) hold the nokid key: they
 	// must serve only what their use and alg allow.
 	enc := publicJWK(t, k.nokid, "rsa-enc", "")
@@ -240,7 +246,8 @@ func newFixture(t *testing.T) *gwFixture {
 	t.Cleanup(front.Close)
 
 	yaml := strings.NewReplacer("{B}", fx.base, "{U}", front.URL).Replace(fixtureYAML)
-	fx.gw, fx.admin = serveReady(t, yaml)
+	fx.gw, fx.admin, _ = serveClock(t, parseConfig(t, yaml), slog.New(slog.DiscardHandler), fx.clock.Now)
+	waitReady(t, fx.admin)
 	return fx
 }
 
@@ -258,10 +265,13 @@ func (fx *gwFixture) publish(iss string, doc []byte) {
 	fx.jwks[iss] = doc
 }
 
-// claims returns a valid payload for issuer iss, changed by edits: a nil
-// value removes the claim.
+// now is the gateway's time in Unix seconds, for iat, nbf and exp.
+func (fx *gwFixture) now() int64 { return fx.clock.Now().Unix() }
+
+// claims returns a payload for issuer iss, valid at the gateway's time,
+// changed by edits: a nil value removes the claim.
 func (fx *gwFixture) claims(iss string, edits map[string]any) map[string]any {
-	now := time.Now().Unix()
+	now := fx.now()
 	c := map[string]any{"iss": fx.iss(iss), "sub": "alice", "aud": "api", "exp": now + 3600, "iat": now}
 	for k, v := range edits {
 		if v == nil {

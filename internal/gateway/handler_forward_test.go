@@ -116,7 +116,7 @@ func TestHandlerClaimHeaders(t *testing.T) {
 // included, and authorization keep forwards the client's header unchanged.
 func TestHandlerClaimsHeaderExactPayload(t *testing.T) {
 	fx := newFixture(t)
-	now := time.Now().Unix()
+	now := fx.now()
 	payloads := []struct{ name, json string }{
 		{"spaced", fmt.Sprintf(`{ "sub" : "alice",  "aud":["api"], "iss":%q, "exp":%d, "n": 1.0e2 }`, fx.iss("a"), now+60)},
 		{"unicode escapes", fmt.Sprintf(`{"iss":%q,"exp":%d,"aud":"api","sub":"\u00e9l\u00e8ve","x":"\u003c"}`, fx.iss("a"), now+60)},

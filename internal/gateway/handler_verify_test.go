@@ -57,7 +57,7 @@ func wantDeny(err error) verdict { return verdict{deny: err} }
 func TestHandlerVerification(t *testing.T) {
 	fx := newFixture(t)
 	k := fx.keys
-	now := time.Now().Unix()
+	now := fx.now()
 	claims := func(iss string, edits map[string]any) []byte { return jsonOf(t, fx.claims(iss, edits)) }
 	rs := func(payload []byte, hdr map[string]any) string {
 		if hdr == nil {
@@ -246,7 +246,7 @@ func TestHandlerAlgorithms(t *testing.T) {
 		payload := jsonOf(t, fx.claims("a", map[string]any{"sub": "user-" + f.name}))
 		valid := testkit.SignJWS(t, f.alg, f.key, map[string]any{"kid": f.kid}, payload)
 		parts := strings.Split(valid, ".")
-		expired := jsonOf(t, fx.claims("a", map[string]any{"exp": time.Now().Unix() - 3600}))
+		expired := jsonOf(t, fx.claims("a", map[string]any{"exp": fx.now() - 3600}))
 		cases := []struct {
 			name  string
 			token string
@@ -298,14 +298,30 @@ func flipLastChar(s string) string {
 // min_refresh_interval allows it and is still refused if the key is not
 // there; a key published since is found by that refetch. Where the interval
 // does not allow a refetch yet, the answer is 401 at once, with no fetch.
+// The gateway's clock moves only when the test advances it past rot's
+// min_refresh_interval (1m).
 func TestHandlerUnknownKID(t *testing.T) {
 	fx := newFixture(t)
 	k := fx.keys
 	tok := testkit.SignJWS(t, "ES256", k.rotNew, map[string]any{"kid": "rot-2"}, jsonOf(t, fx.claims("r", nil)))
 	want := wantDeny(reason.ErrUnknownKey)
 
+	// main has the default min_refresh_interval (30s) and fetched at start;
+	// the clock has not moved since.
+	before := fx.hits("a")
+	bad := testkit.SignJWS(t, "RS256", k.rsa, map[string]any{"kid": "rsa-2"}, jsonOf(t, fx.claims("a", nil)))
+	checkVerdict(t, fx.send(t, "/req", withBearer(bad)), want, bad)
+	if got := fx.hits("a") - before; got != 0 {
+		t.Errorf("main key set fetches within min_refresh_interval: got %d, want 0", got)
+	}
+	before = fx.hits("r")
+	checkVerdict(t, fx.send(t, "/req", withBearer(tok)), want, tok)
+	if got := fx.hits("r") - before; got != 0 {
+		t.Errorf("rot key set fetches within min_refresh_interval: got %d, want 0", got)
+	}
+
 	for i := range 2 {
-		time.Sleep(30 * time.Millisecond) // past min_refresh_interval (10ms)
+		fx.clock.Advance(time.Minute)
 		before := fx.hits("r")
 		checkVerdict(t, fx.send(t, "/req", withBearer(tok)), want, tok)
 		if got := fx.hits("r") - before; got != 1 {
@@ -314,15 +330,15 @@ func TestHandlerUnknownKID(t *testing.T) {
 	}
 
 	fx.publish("r", jwksDoc(t, publicJWK(t, k.rot, "rot-1", "ES256"), publicJWK(t, k.rotNew, "rot-2", "ES256")))
-	time.Sleep(30 * time.Millisecond)
+	fx.clock.Advance(time.Minute)
 	checkVerdict(t, fx.send(t, "/req", withBearer(tok)), wantOK, tok)
 
 	// Concurrent requests for another unknown kid share one refetch, held
 	// open by a slow key set endpoint.
-	time.Sleep(30 * time.Millisecond)
+	fx.clock.Advance(time.Minute)
 	fx.jwksDelay.Store(int64(300 * time.Millisecond))
 	other := testkit.SignJWS(t, "ES256", k.rotNew, map[string]any{"kid": "rot-3"}, jsonOf(t, fx.claims("r", nil)))
-	before := fx.hits("r")
+	before = fx.hits("r")
 	var wg sync.WaitGroup
 	statuses := make([]int, 16)
 	for i := range statuses {
@@ -344,13 +360,5 @@ func TestHandlerUnknownKID(t *testing.T) {
 	}
 	if got := fx.hits("r") - before; got != 1 {
 		t.Errorf("key set fetches for 16 concurrent unknown-kid requests: got %d, want 1", got)
-	}
-
-	// main has the default min_refresh_interval (30s) and fetched at start.
-	before = fx.hits("a")
-	bad := testkit.SignJWS(t, "RS256", k.rsa, map[string]any{"kid": "rsa-2"}, jsonOf(t, fx.claims("a", nil)))
-	checkVerdict(t, fx.send(t, "/req", withBearer(bad)), want, bad)
-	if got := fx.hits("a") - before; got != 0 {
-		t.Errorf("main key set fetches within min_refresh_interval: got %d, want 0", got)
 	}
 }

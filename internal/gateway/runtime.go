@@ -1,15 +1,13 @@
 // Package gateway compiles a configuration into an immutable runtime (issuers
 // with their key caches, verifiers, policies, routes) and serves it: the main
-// listener, the admin listener, background key refresh, reload on SIGHUP and
-// graceful shutdown.
+// listener, the admin listener, the runtime's background jobs (Runner; today
+// key refresh), reload on SIGHUP and graceful shutdown.
 package gateway
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
-	"reflect"
 
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/verify"
@@ -18,10 +16,10 @@ import (
 	"github.com/authgate/authgate/proxy"
 )
 
-// issuer is one configured issuer: its key cache and verifier half. It is
-// shared between runtimes while its settings do not change, and its key cache
-// while the settings it depends on do not (sameKeySource), so a reload keeps
-// the cached keys (CONTRACT §5).
+// issuer is one configured issuer of one runtime: its key cache and
+// verifier half. The cache is a runner, reused by a later runtime while its
+// keySource does not change, so a reload keeps the cached keys (CONTRACT
+// §5); the verifier is rebuilt by every Build.
 type issuer struct {
 	cfg    config.Issuer
 	cache  *jwks.Cache
@@ -37,17 +35,21 @@ type Runtime struct {
 	Config  *config.Config
 	Handler *proxy.Handler
 	issuers []*issuer
+	// jobs are the background runners this runtime needs, each listed
+	// once; Gateway.swap runs them while the runtime is installed.
+	jobs []*job
 }
 
-// Build compiles cfg. Issuers whose settings equal one in prev (which may be
-// nil) reuse its cache and verifier; those whose key source is unchanged
-// reuse its cache with a new verifier; the others get new, not yet started,
-// caches. Build starts nothing: Gateway.swap does.
-func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, error) {
+// Build compiles cfg with the process's deps. What prev (which may be nil)
+// runs and may be reused is reused by the one rule of reuse: today the key
+// caches of issuers whose keySource is unchanged. Everything else is built
+// anew. Build starts nothing: Gateway.swap does.
+func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
+	deps = deps.withDefaults()
 	rt := &Runtime{Config: cfg}
 	byName := make(map[string]*issuer, len(cfg.Issuers))
 	for _, ic := range cfg.Issuers {
-		is, err := buildIssuer(ic, prev, logger)
+		is, err := buildIssuer(rt, prev, ic, deps)
 		if err != nil {
 			return nil, fmt.Errorf("%s: issuer %q: %w", cfg.Source, ic.Name, err)
 		}
@@ -66,9 +68,10 @@ func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, er
 	h, err := proxy.New(proxy.Options{
 		Routes:    routes,
 		Realm:     cfg.Server.Realm,
-		Logger:    logger,
+		Logger:    deps.Logger,
 		AccessLog: cfg.Log.AccessEnabled(),
 		IssuerOf:  verify.IssuerOf,
+		Transport: deps.Transport,
 		// Nil stays nil. The two structs have the same fields, so a field
 		// added to one without the other fails to compile here.
 		CORS: (*proxy.CORS)(cfg.CORS),
@@ -80,32 +83,33 @@ func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, er
 	return rt, nil
 }
 
-func buildIssuer(ic config.Issuer, prev *Runtime, logger *slog.Logger) (*issuer, error) {
-	var cache *jwks.Cache
-	if prev != nil {
-		for _, old := range prev.issuers {
-			if reflect.DeepEqual(old.cfg, ic) {
-				return &issuer{cfg: ic, cache: old.cache, verify: old.verify}, nil
-			}
-			if sameKeySource(old.cfg, ic) {
-				cache = old.cache
-			}
-		}
-	}
-	if cache == nil {
-		var err error
-		cache, err = jwks.New(jwks.Options{
+// keySource is the reuse key of an issuer's key cache: every setting the
+// cache is built from. The name is in it because the cache's log lines
+// carry it. Audiences, algorithms, clock skew and the other rules a token
+// must meet are not: a reload that changes only those keeps the cache and
+// its keys, where a new cache would hold no keys until its first fetch and
+// every token of the issuer would meanwhile be answered 503.
+type keySource struct {
+	name, issuer, jwksURL string
+	jwks                  config.JWKS
+}
+
+func buildIssuer(rt, prev *Runtime, ic config.Issuer, deps Deps) (*issuer, error) {
+	key := keySource{name: ic.Name, issuer: ic.Issuer, jwksURL: ic.JWKSURL, jwks: ic.JWKS}
+	cache, err := reuse(rt, prev, "key refresh", key, func() (*jwks.Cache, error) {
+		return jwks.New(jwks.Options{
 			Issuer:             ic.Issuer,
 			JWKSURL:            ic.JWKSURL,
 			RefreshInterval:    ic.JWKS.RefreshInterval,
 			MinRefreshInterval: ic.JWKS.MinRefreshInterval,
 			MaxStale:           ic.JWKS.MaxStale,
 			Timeout:            ic.JWKS.Timeout,
-			Logger:             logger.With("issuer", ic.Name),
+			Logger:             deps.Logger.With("issuer", ic.Name),
+			Now:                deps.Now,
 		})
-		if err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	v, err := verify.NewIssuer(verify.IssuerOptions{
 		Name:           ic.Name,
@@ -117,21 +121,12 @@ func buildIssuer(ic config.Issuer, prev *Runtime, logger *slog.Logger) (*issuer,
 		TokenTypes:     ic.TokenTypes,
 		ScopeClaims:    ic.ScopeClaims,
 		Keys:           cache,
+		Now:            deps.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &issuer{cfg: ic, cache: cache, verify: v}, nil
-}
-
-// sameKeySource reports whether two issuer settings make the same key
-// cache: the same name (its log lines carry it), issuer, key set URL and
-// fetch settings. A reload that changes only what tokens must satisfy
-// (audiences, algorithms, clock skew, …) keeps the cache and its keys; a new
-// cache would hold no keys until its first fetch, and every token of that
-// issuer would meanwhile be answered 503.
-func sameKeySource(a, b config.Issuer) bool {
-	return a.Name == b.Name && a.Issuer == b.Issuer && a.JWKSURL == b.JWKSURL && a.JWKS == b.JWKS
 }
 
 func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {

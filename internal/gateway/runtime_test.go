@@ -1,11 +1,20 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/proxy"
 )
 
 // TestBuildKeepsKeyCache: a reload keeps an issuer's key cache whenever
@@ -32,7 +41,7 @@ routes:
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt, err := Build(cfg, prev, slog.New(slog.DiscardHandler))
+		rt, err := Build(cfg, prev, Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,14 +49,14 @@ routes:
 	}
 	first := build(nil, "api", "30s", "15m")
 	tests := []struct {
-		name                 string
-		aud, skew, refresh   string
-		sameCache, sameVerif bool
+		name               string
+		aud, skew, refresh string
+		sameCache          bool
 	}{
-		{"nothing changed", "api", "30s", "15m", true, true},
-		{"audiences changed", "other", "30s", "15m", true, false},
-		{"clock skew changed", "api", "45s", "15m", true, false},
-		{"fetch settings changed", "api", "30s", "10m", false, false},
+		{"nothing changed", "api", "30s", "15m", true},
+		{"audiences changed", "other", "30s", "15m", true},
+		{"clock skew changed", "api", "45s", "15m", true},
+		{"fetch settings changed", "api", "30s", "10m", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,9 +65,174 @@ routes:
 			if (got.cache == old.cache) != tt.sameCache {
 				t.Errorf("same cache: got %v, want %v", got.cache == old.cache, tt.sameCache)
 			}
-			if (got.verify == old.verify) != tt.sameVerif {
-				t.Errorf("same verifier: got %v, want %v", got.verify == old.verify, tt.sameVerif)
+			// Verifiers hold no state worth keeping: every Build makes
+			// its own, over the cache it was given.
+			if got.verify == old.verify {
+				t.Error("same verifier: got true, want a new one")
+			}
+			if len(rt.jobs) != 1 || rt.jobs[0].runner != Runner(got.cache) {
+				t.Fatalf("jobs: got %d, want the issuer's cache alone", len(rt.jobs))
+			}
+			if (rt.jobs[0] == first.jobs[0]) != tt.sameCache {
+				t.Errorf("same job: got %v, want %v", rt.jobs[0] == first.jobs[0], tt.sameCache)
 			}
 		})
+	}
+}
+
+// fakeRunner is a kind of runner the gateway does not know: it records
+// how often it was started and whether its Run has ended.
+type fakeRunner struct {
+	mu      sync.Mutex
+	starts  int
+	stopped chan struct{}
+}
+
+func newFakeRunner() *fakeRunner { return &fakeRunner{stopped: make(chan struct{})} }
+
+func (f *fakeRunner) Run(ctx context.Context) error {
+	f.mu.Lock()
+	f.starts++
+	f.mu.Unlock()
+	<-ctx.Done()
+	close(f.stopped)
+	return nil
+}
+
+func (f *fakeRunner) startCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.starts
+}
+
+// fakeKey is fakeRunner's reuse key; otherKey has the same shape, so it
+// shows that keys of different kinds never match.
+type fakeKey struct{ name string }
+type otherKey struct{ name string }
+
+// TestSwapRunsJobsOfAnyKind: a kind of runner is added by listing it
+// through reuse; swap starts what a new runtime introduces, keeps running
+// what it shares with the old one, without restarting it, and stops what
+// it no longer lists.
+func TestSwapRunsJobsOfAnyKind(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Gateway{logger: slog.New(slog.DiscardHandler), ctx: ctx, running: map[*job]context.CancelFunc{}}
+	defer func() { cancel(); g.wg.Wait() }()
+
+	made := map[string]*fakeRunner{}
+	build := func(prev *Runtime, names ...string) *Runtime {
+		t.Helper()
+		rt := &Runtime{}
+		for _, n := range names {
+			if _, err := reuse(rt, prev, "fake", fakeKey{n}, func() (*fakeRunner, error) {
+				made[n] = newFakeRunner()
+				return made[n], nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return rt
+	}
+	waitStarted := func(f *fakeRunner) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for f.startCount() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("runner not started within 5s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	first := build(nil, "a", "b")
+	g.swap(first)
+	a, b := made["a"], made["b"]
+	waitStarted(a)
+	waitStarted(b)
+
+	second := build(first, "a", "c", "a")
+	if len(second.jobs) != 2 || made["a"] != a {
+		t.Fatalf("jobs: got %d (a rebuilt: %v), want a reused once and c new", len(second.jobs), made["a"] != a)
+	}
+	g.swap(second)
+	waitStarted(made["c"])
+	select {
+	case <-b.stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("b, no longer listed, still runs")
+	}
+	select {
+	case <-a.stopped:
+		t.Fatal("a, listed by both runtimes, was stopped")
+	default:
+	}
+	if n := a.startCount(); n != 1 {
+		t.Errorf("a started %d times, want 1", n)
+	}
+
+	rt := &Runtime{}
+	if _, err := reuse(rt, second, "other", otherKey{"a"}, func() (*fakeRunner, error) { return newFakeRunner(), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if rt.jobs[0] == second.jobs[0] {
+		t.Error("a key of another type matched fakeKey{a}")
+	}
+}
+
+// TestSwapKeepsUpstreamConnections: every runtime forwards through the
+// Deps' transport and a swap does not close it, so a reload keeps the pooled
+// upstream connection. Each runtime used to have a transport of its own,
+// closed when it was swapped out, so every reload made the gateway dial each
+// upstream again.
+func TestSwapKeepsUpstreamConnections(t *testing.T) {
+	var dials atomic.Int32
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	up.Start()
+	defer up.Close()
+
+	tr := proxy.NewTransport()
+	defer tr.CloseIdleConnections()
+	deps := Deps{Transport: tr}
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
+server: { listen: "127.0.0.1:0", admin_listen: "" }
+routes:
+  - { name: pub, match: { path_prefix: / }, upstream: { url: %q }, auth: { mode: none } }
+`, up.URL)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Gateway{logger: slog.New(slog.DiscardHandler), deps: deps, ctx: ctx, running: map[*job]context.CancelFunc{}}
+	defer func() { cancel(); g.wg.Wait() }()
+	front := httptest.NewServer(g)
+	defer front.Close()
+
+	var prev *Runtime
+	for i := range 3 {
+		rt, err := Build(cfg, prev, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.swap(rt)
+		prev = rt
+		resp, err := http.Get(front.URL + "/x")
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(b) != "ok" {
+			t.Fatalf("request %d: got %d %q, want 200 %q", i+1, resp.StatusCode, b, "ok")
+		}
+	}
+	if got := dials.Load(); got != 1 {
+		t.Errorf("upstream connections over three runtimes: got %d, want 1", got)
 	}
 }

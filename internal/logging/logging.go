@@ -41,7 +41,7 @@ func New(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
 	return slog.New(tint.NewHandler(w, &tint.Options{
 		Level:      level,
 		TimeFormat: time.RFC3339Nano,
-		NoColor:    !isTerminal(w),
+		NoColor:    !IsTerminal(w),
 	}))
 }
 
@@ -54,10 +54,12 @@ func secondsDurations(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// isTerminal reports whether w is a character device; without a terminal,
-// colour escapes would only pollute log files and collectors.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// IsTerminal reports whether v, a reader or writer, is a character device
+// (an *os.File on a terminal). Without a terminal, colour escapes would only
+// pollute files, pipes and log collectors; the log's text format and
+// `authgate explain` both ask it before colouring.
+func IsTerminal(v any) bool {
+	f, ok := v.(*os.File)
 	if !ok {
 		return false
 	}

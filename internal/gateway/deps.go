@@ -1,0 +1,44 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Deps are what a runtime takes from the process rather than from the
+// configuration. Serve makes them once and passes the same Deps to every
+// Build, so that what they hold outlives reloads. The zero value is ready
+// to use (see withDefaults); check and explain build with it.
+//
+// Metrics will enter here too, as a registry whose collectors Build
+// hands to the hooks that already exist: jwks.Options.Observe and
+// proxy.Options.Observe.
+type Deps struct {
+	// Logger receives every log line of the runtime: access lines and key
+	// fetches (each cache's lines carry its issuer's name). Nil: discarded.
+	Logger *slog.Logger
+	// Transport carries every upstream request of every route. Serve makes
+	// one per process (proxy.NewTransport) and shares it between runtimes,
+	// so pooled upstream connections survive a reload; no swap closes it,
+	// and Serve closes its idle connections when it returns. Nil: each
+	// runtime's handler makes a private one, released by Handler.Close; fit
+	// for a runtime that is built, used once and dropped.
+	Transport http.RoundTripper
+	// Now is the clock of the key caches (min_refresh_interval, max_stale)
+	// and of the verifiers (exp, nbf, iat with clock_skew). Nil: time.Now.
+	// Tests pass a clock they advance instead of sleeping. The caches'
+	// refresh timers still run on the wall clock.
+	Now func() time.Time
+}
+
+// withDefaults returns d with its nil fields filled.
+func (d Deps) withDefaults() Deps {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return d
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"testing"
 
+	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/testkit"
 
 	"github.com/authgate/authgate/internal/verify"
@@ -18,8 +19,8 @@ import (
 // own work (routing, header hygiene, forwarding), not verification.
 type trivialAuth struct{ id *verify.Identity }
 
-func (a trivialAuth) Authenticate(context.Context, string) (*verify.Identity, error) {
-	return a.id, nil
+func (a trivialAuth) Authenticate(context.Context, auth.Request) auth.Result {
+	return auth.Result{Identity: a.id, Issuer: a.id.Issuer, Subject: a.id.Subject}
 }
 
 // BenchmarkProxy compares the Handler, on a required route with identity

@@ -5,12 +5,12 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"reflect"
 
+	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/jwks"
@@ -37,6 +37,9 @@ type Runtime struct {
 	Config  *config.Config
 	Handler *proxy.Handler
 	issuers []*issuer
+	// auth is each authenticated route's Authenticator by route name, the
+	// very one its proxy.Route holds, for explain to describe.
+	auth map[string]*auth.Authenticator
 }
 
 // Build compiles cfg. Issuers whose settings equal one in prev (which may be
@@ -44,7 +47,7 @@ type Runtime struct {
 // reuse its cache with a new verifier; the others get new, not yet started,
 // caches. Build starts nothing: Gateway.swap does.
 func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, error) {
-	rt := &Runtime{Config: cfg}
+	rt := &Runtime{Config: cfg, auth: map[string]*auth.Authenticator{}}
 	byName := make(map[string]*issuer, len(cfg.Issuers))
 	for _, ic := range cfg.Issuers {
 		is, err := buildIssuer(ic, prev, logger)
@@ -57,7 +60,7 @@ func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, er
 
 	routes := make([]proxy.Route, 0, len(cfg.Routes))
 	for i, rc := range cfg.Routes {
-		r, err := buildRoute(rc, rt.issuers, byName)
+		r, err := rt.buildRoute(rc, rt.issuers, byName)
 		if err != nil {
 			return nil, fmt.Errorf("%s: routes[%d] %q: %w", cfg.Source, i, rc.Name, err)
 		}
@@ -68,7 +71,6 @@ func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, er
 		Realm:     cfg.Server.Realm,
 		Logger:    logger,
 		AccessLog: cfg.Log.AccessEnabled(),
-		IssuerOf:  verify.IssuerOf,
 		// Nil stays nil. The two structs have the same fields, so a field
 		// added to one without the other fails to compile here.
 		CORS: (*proxy.CORS)(cfg.CORS),
@@ -134,7 +136,8 @@ func sameKeySource(a, b config.Issuer) bool {
 	return a.Name == b.Name && a.Issuer == b.Issuer && a.JWKSURL == b.JWKSURL && a.JWKS == b.JWKS
 }
 
-func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {
+// buildRoute compiles one route and records its Authenticator in rt.auth.
+func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {
 	mode, err := policy.ParseMode(rc.Auth.Mode)
 	if err != nil {
 		return proxy.Route{}, err
@@ -186,27 +189,14 @@ func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (prox
 	if err != nil {
 		return proxy.Route{}, err
 	}
-	r.Auth = authenticator{verifier: v, policy: p}
+	a, err := auth.New(v, p)
+	if err != nil {
+		return proxy.Route{}, err
+	}
+	r.Auth = a
+	rt.auth[rc.Name] = a
 	r.Scopes = p.RequiredScopes()
 	return r, nil
-}
-
-// authenticator joins verification (§3.3 steps 2–6) and the route's policy
-// (step 7) into the proxy's one Authenticate call.
-type authenticator struct {
-	verifier *verify.Verifier
-	policy   *policy.Policy
-}
-
-func (a authenticator) Authenticate(ctx context.Context, token string) (*verify.Identity, error) {
-	id, err := a.verifier.Verify(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.policy.Check(id.Scopes, id.Claims); err != nil {
-		return id, &verify.Error{Issuer: id.Issuer, Err: err}
-	}
-	return id, nil
 }
 
 // notReady lists, for /readyz, the issuers used by a route whose keys are not
@@ -225,5 +215,3 @@ func (rt *Runtime) notReady() []string {
 	}
 	return out
 }
-
-var _ proxy.Authenticator = authenticator{}

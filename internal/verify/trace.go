@@ -93,13 +93,6 @@ type Trace struct {
 	failed bool // a step has failed: later ones are After
 }
 
-// Explain is VerifyTrace with a new Trace, returned with its result.
-func (v *Verifier) Explain(ctx context.Context, token string) (*Identity, *Trace, error) {
-	t := &Trace{}
-	id, err := v.VerifyTrace(ctx, token, t)
-	return id, t, err
-}
-
 // Issuers returns the verifier's issuers, ordered by configured name.
 func (v *Verifier) Issuers() []*Issuer {
 	out := make([]*Issuer, 0, len(v.byIss))

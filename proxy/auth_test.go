@@ -306,13 +306,13 @@ func TestChallengeQuoting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := h.missingToken().challenge
+	got := h.missingToken().Challenge
 	want := `Bearer realm="a \"quoted\" \\ realm"`
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	e := h.authError(&route{}, reason.ErrExpired)
-	if !strings.HasPrefix(e.challenge, want+`, error="invalid_token"`) {
-		t.Errorf("got %q, want it to start with %q", e.challenge, want)
+	if !strings.HasPrefix(e.Challenge, want+`, error="invalid_token"`) {
+		t.Errorf("got %q, want it to start with %q", e.Challenge, want)
 	}
 }

@@ -141,8 +141,8 @@ func checkHeaderNames(field string, names []string) error {
 }
 
 // begin runs first for every request. It reports whether r is a preflight
-// (CONTRACT §3.7: OPTIONS with Origin and Access-Control-Request-Method),
-// which the caller answers with preflight once the path is checked. For any
+// (isPreflight), which Decide then checks and routes like any request and
+// the caller answers with preflight. For any
 // other request it sets the CORS headers of an actual request now, before
 // anything can write a response, so the gateway's own errors carry them as
 // well as upstream answers (CONTRACT §3.6): an allowed origin gets
@@ -153,8 +153,7 @@ func (p *corsPolicy) begin(w http.ResponseWriter, r *http.Request) (preflight bo
 	if p == nil {
 		return false
 	}
-	if r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
-		r.Header.Get("Access-Control-Request-Method") != "" {
+	if p.isPreflight(r) {
 		return true
 	}
 	if r.Header.Get("Origin") == "" {
@@ -177,6 +176,14 @@ func (p *corsPolicy) refusedPreflight(w http.ResponseWriter) {
 	}
 }
 
+// isPreflight reports whether r is a CORS preflight (CONTRACT §3.7: OPTIONS
+// with Origin and Access-Control-Request-Method) that the gateway answers
+// itself; never without CORS configured.
+func (p *corsPolicy) isPreflight(r *http.Request) bool {
+	return p != nil && r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
+}
+
 // preflight answers a CORS preflight with 204, without authentication:
 // browsers never send credentials on a preflight, so a required route would
 // otherwise refuse the very request that lets the real one through. It is
@@ -187,12 +194,9 @@ func (p *corsPolicy) refusedPreflight(w http.ResponseWriter) {
 // -Allow-Credentials and -Max-Age; anything else gets the 204 without them,
 // which the browser treats as a refusal. For the access line and metrics the
 // route is the one the actual request would match (by the requested method),
-// or "none"; no authentication decision is made, so the reason is empty.
-// path is checkPath's result for the request's path.
-func (h *Handler) preflight(ex *exchange, r *http.Request, path string) {
-	actual := r.WithContext(r.Context()) // shallow copy: only the method differs
-	actual.Method = r.Header.Get("Access-Control-Request-Method")
-	ex.route = h.match(actual, path)
+// or "none", as Decide found it; no authentication decision is made, so the
+// reason is empty.
+func (h *Handler) preflight(ex *exchange, r *http.Request) {
 	ex.closeConnection()
 	h.cors.rs.HandlerFunc(&ex.rec, r) // a preflight: sets the headers and writes 204
 }

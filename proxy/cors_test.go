@@ -28,7 +28,6 @@ func newGatewayWith(t testing.TB, co *CORS, routes ...Route) *gateway {
 		Routes:    routes,
 		Logger:    slog.New(slog.NewJSONHandler(g.log, nil)),
 		AccessLog: true,
-		IssuerOf:  issuerOf,
 		Observe: func(o Outcome) {
 			g.mu.Lock()
 			defer g.mu.Unlock()

@@ -17,29 +17,43 @@ import (
 // answer (nginx's convention); nothing is written to it.
 const statusClientClosed = 499
 
-// httpError is every refusal the gateway makes itself. One renderer
-// (Handler.render) turns it into the response, and the exchange hands its
-// cause and reason to the access line and Observe.
-type httpError struct {
-	status int
-	code   string        // the body's "error" (RFC 6750 §3.1 codes where they apply)
-	reason reason.Reason // "" when no authentication decision was made
-	desc   string        // client-safe error_description: never token material
-	cause  error         // for logs only
-	// challenge is the WWW-Authenticate value, "" for none.
-	challenge string
-	// retryAfter, when positive, is sent as Retry-After (seconds).
-	retryAfter int
+// Refusal is every response the gateway makes itself (CONTRACT §3.6): a
+// Decision's refusal, and the upstream failures found while forwarding. One
+// renderer (Handler.render) turns it into the response, and the exchange
+// hands its cause and reason to the access line and Observe. Its exported
+// fields are exactly what a client gets.
+type Refusal struct {
+	// Status is the HTTP status code.
+	Status int `json:"status"`
+	// Code is the body's "error" member (RFC 6750 §3.1 codes where they
+	// apply), e.g. "invalid_token".
+	Code string `json:"error"`
+	// Reason is the access log's and metrics' reason, "" when no
+	// authentication decision was made (400 path, 404, an internal error).
+	Reason reason.Reason `json:"reason,omitempty"`
+	// Description is the body's "error_description" member: client-safe,
+	// never token material.
+	Description string `json:"error_description"`
+	// Challenge is the WWW-Authenticate value, "" when none is sent.
+	Challenge string `json:"www_authenticate,omitempty"`
+	// RetryAfter, when positive, is sent as Retry-After (seconds).
+	RetryAfter int `json:"retry_after,omitempty"`
+
+	cause error // for logs only
 }
 
-func (e *httpError) Error() string {
+// Error returns the status, code and cause, for logs: the cause may quote
+// claim values. Clients get Description.
+func (e *Refusal) Error() string {
 	if e.cause != nil {
-		return fmt.Sprintf("%d %s: %v", e.status, e.code, e.cause)
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Code, e.cause)
 	}
-	return fmt.Sprintf("%d %s", e.status, e.code)
+	return fmt.Sprintf("%d %s", e.Status, e.Code)
 }
 
-func (e *httpError) Unwrap() error { return e.cause }
+// Unwrap returns the cause: the Authenticator's error, the claim that could
+// not be forwarded, the upstream failure; nil when there is none.
+func (e *Refusal) Unwrap() error { return e.cause }
 
 // keysRetryAfter is the Retry-After of a 503 while an issuer's keys are
 // unavailable: long enough for a background refetch, short enough for a
@@ -90,52 +104,52 @@ func hasCTL(s string) bool {
 	return false
 }
 
-func badPath(cause error) *httpError {
-	return &httpError{status: http.StatusBadRequest, code: "invalid_request",
-		desc: "the request path is not acceptable", cause: cause}
+func badPath(cause error) *Refusal {
+	return &Refusal{Status: http.StatusBadRequest, Code: "invalid_request",
+		Description: "the request path is not acceptable", cause: cause}
 }
 
 // badHost is the 400 for a Host header CONTRACT §3.1's host matching
 // cannot read as one name.
-func badHost(cause error) *httpError {
-	return &httpError{status: http.StatusBadRequest, code: "invalid_request",
-		desc: "the request host is not acceptable", cause: cause}
+func badHost(cause error) *Refusal {
+	return &Refusal{Status: http.StatusBadRequest, Code: "invalid_request",
+		Description: "the request host is not acceptable", cause: cause}
 }
 
 // methodNotAllowed is the 405 for TRACE and CONNECT (CONTRACT §3.1, §3.6).
 // It has no Allow header: which methods a path takes depends on routes the
 // request never reached.
-func methodNotAllowed() *httpError {
-	return &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
-		desc: "the request method is not allowed"}
+func methodNotAllowed() *Refusal {
+	return &Refusal{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+		Description: "the request method is not allowed"}
 }
 
-func notFound() *httpError {
-	return &httpError{status: http.StatusNotFound, code: "not_found",
-		desc: "no route matches the request"}
+func notFound() *Refusal {
+	return &Refusal{Status: http.StatusNotFound, Code: "not_found",
+		Description: "no route matches the request"}
 }
 
 // bearerError is a 400 for §3.2 syntax; RFC 6750 §3.1 gives it a challenge
 // with error="invalid_request".
-func (h *Handler) bearerError(cause error) *httpError {
+func (h *Handler) bearerError(cause error) *Refusal {
 	desc := cause.Error() // errManyAuthorization / errBearerSyntax: fixed, client-safe text
-	return &httpError{status: http.StatusBadRequest, code: "invalid_request", reason: reason.Malformed,
-		desc: desc, cause: cause,
-		challenge: challenge(h.realm, "error", "invalid_request", "error_description", desc)}
+	return &Refusal{Status: http.StatusBadRequest, Code: "invalid_request", Reason: reason.Malformed,
+		Description: desc, cause: cause,
+		Challenge: challenge(h.realm, "error", "invalid_request", "error_description", desc)}
 }
 
 // missingToken is the 401 for a required route without a token: a bare
 // challenge, no error attribute (RFC 6750 §3.1).
-func (h *Handler) missingToken() *httpError {
-	return &httpError{status: http.StatusUnauthorized, code: "unauthorized", reason: reason.Missing,
-		desc: reason.Describe(reason.ErrMissing), cause: reason.ErrMissing,
-		challenge: challenge(h.realm)}
+func (h *Handler) missingToken() *Refusal {
+	return &Refusal{Status: http.StatusUnauthorized, Code: "unauthorized", Reason: reason.Missing,
+		Description: reason.Describe(reason.ErrMissing), cause: reason.ErrMissing,
+		Challenge: challenge(h.realm)}
 }
 
 // authError maps an Authenticate (or claim forwarding) error to its response
 // by the reason sentinel it wraps. The description is always
 // reason.Describe(err), never err.Error(), which may quote claim values.
-func (h *Handler) authError(c *route, err error) *httpError {
+func (h *Handler) authError(c *route, err error) *Refusal {
 	r := reason.Of(err)
 	desc := reason.Describe(err)
 	switch r {
@@ -144,19 +158,19 @@ func (h *Handler) authError(c *route, err error) *httpError {
 		e.cause = err
 		return e
 	case reason.InsufficientScope, reason.ClaimMismatch:
-		return &httpError{status: http.StatusForbidden, code: "insufficient_scope", reason: r, desc: desc, cause: err,
-			challenge: challenge(h.realm, "error", "insufficient_scope", "scope", c.scope, "error_description", desc)}
+		return &Refusal{Status: http.StatusForbidden, Code: "insufficient_scope", Reason: r, Description: desc, cause: err,
+			Challenge: challenge(h.realm, "error", "insufficient_scope", "scope", c.scope, "error_description", desc)}
 	case reason.KeysUnavailable:
-		return &httpError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", reason: r,
-			desc: desc, cause: err, retryAfter: keysRetryAfter}
+		return &Refusal{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Reason: r,
+			Description: desc, cause: err, RetryAfter: keysRetryAfter}
 	case "", reason.OK, reason.Anonymous, reason.Public:
 		// An error without a deny reason is a fault in the authenticator,
 		// not a verdict on the token: fail closed, and say so honestly.
-		return &httpError{status: http.StatusInternalServerError, code: "server_error",
-			desc: "the request could not be authenticated because of an internal error", cause: err}
+		return &Refusal{Status: http.StatusInternalServerError, Code: "server_error",
+			Description: "the request could not be authenticated because of an internal error", cause: err}
 	}
-	return &httpError{status: http.StatusUnauthorized, code: "invalid_token", reason: r, desc: desc, cause: err,
-		challenge: challenge(h.realm, "error", "invalid_token", "error_description", desc)}
+	return &Refusal{Status: http.StatusUnauthorized, Code: "invalid_token", Reason: r, Description: desc, cause: err,
+		Challenge: challenge(h.realm, "error", "invalid_token", "error_description", desc)}
 }
 
 // errUpstreamTimeout is the cause of a 504: no response headers in time.
@@ -164,19 +178,19 @@ var errUpstreamTimeout = errors.New("no response headers from the upstream withi
 
 // upstreamError maps a ReverseProxy failure to its response and the
 // metrics' upstream error kind.
-func upstreamError(err error) (*httpError, string) {
+func upstreamError(err error) (*Refusal, string) {
 	if errors.Is(err, errSwitchRefused) {
 		// The upstream answered, so it is neither unreachable nor slow:
 		// no upstream error kind.
-		return &httpError{status: http.StatusBadGateway, code: "bad_gateway",
-			desc: "the upstream service switched protocols, which the gateway does not allow", cause: err}, ""
+		return &Refusal{Status: http.StatusBadGateway, Code: "bad_gateway",
+			Description: "the upstream service switched protocols, which the gateway does not allow", cause: err}, ""
 	}
 	if isTimeout(err) {
-		return &httpError{status: http.StatusGatewayTimeout, code: "gateway_timeout",
-			desc: "the upstream service did not respond in time", cause: err}, "timeout"
+		return &Refusal{Status: http.StatusGatewayTimeout, Code: "gateway_timeout",
+			Description: "the upstream service did not respond in time", cause: err}, "timeout"
 	}
-	return &httpError{status: http.StatusBadGateway, code: "bad_gateway",
-		desc: "the upstream service is unreachable", cause: err}, "unreachable"
+	return &Refusal{Status: http.StatusBadGateway, Code: "bad_gateway",
+		Description: "the upstream service is unreachable", cause: err}, "unreachable"
 }
 
 // isTimeout reports whether err means the upstream was reached but did not
@@ -195,8 +209,8 @@ func isTimeout(err error) bool {
 
 // clientGone is the "error" of a request whose client went away: logged as
 // 499, nothing written.
-func clientGone(cause error) *httpError {
-	return &httpError{status: statusClientClosed, code: "client_closed_request", cause: cause}
+func clientGone(cause error) *Refusal {
+	return &Refusal{Status: statusClientClosed, Code: "client_closed_request", cause: cause}
 }
 
 // errorBody is the JSON body of every error response (CONTRACT §3.6).
@@ -205,36 +219,36 @@ type errorBody struct {
 	Description string `json:"error_description"`
 }
 
-// render is the one place an httpError becomes a response. It records the
+// render is the one place a Refusal becomes a response. It records the
 // error on the exchange for the access line and Observe, and writes nothing
 // when the client is gone or the response has already begun (an upgraded
 // connection, a failure after the headers went out).
-func (h *Handler) render(ex *exchange, e *httpError) {
+func (h *Handler) render(ex *exchange, e *Refusal) {
 	ex.err = e
-	if e.reason != "" {
-		ex.reason = e.reason
+	if e.Reason != "" {
+		ex.reason = e.Reason
 	}
 	w := &ex.rec
-	if e.status == statusClientClosed {
+	if e.Status == statusClientClosed {
 		ex.rec.status = statusClientClosed
 		return
 	}
 	if w.status != 0 || w.hijacked {
 		return
 	}
-	body, _ := json.Marshal(errorBody{Error: e.code, Description: e.desc}) // two strings: cannot fail
+	body, _ := json.Marshal(errorBody{Error: e.Code, Description: e.Description}) // two strings: cannot fail
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Length", strconv.Itoa(len(body)+1))
-	if e.challenge != "" {
-		hdr.Set("WWW-Authenticate", e.challenge)
+	if e.Challenge != "" {
+		hdr.Set("WWW-Authenticate", e.Challenge)
 	}
-	if e.retryAfter > 0 {
-		hdr.Set("Retry-After", strconv.Itoa(e.retryAfter))
+	if e.RetryAfter > 0 {
+		hdr.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	ex.closeConnection()
-	w.WriteHeader(e.status)
+	w.WriteHeader(e.Status)
 	_, _ = w.Write(append(body, '\n'))
 }

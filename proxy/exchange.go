@@ -24,9 +24,8 @@ type exchange struct {
 	issuer   string
 	subject  string
 	reason   reason.Reason
-	identity []headerValue // set by forward, read by Rewrite
-	claims   string        // ClaimsHeader value, "" none
-	err      *httpError
+	identity []ForwardedHeader // set by forward, read by Rewrite
+	err      *Refusal
 
 	upstreamStart time.Time
 	upstreamDur   time.Duration
@@ -39,12 +38,10 @@ type exchange struct {
 	realIP [1]string
 }
 
-// headerValue is one identity header to set upstream.
-type headerValue struct{ name, value string }
-
 // exchangeKey carries the exchange from ServeHTTP to the ReverseProxy hooks,
 // which only see the request. It holds verified values to forward, never a
-// failure: every refusal is decided and rendered before forwarding starts.
+// failure: every refusal is decided (Decide) and rendered before forwarding
+// starts.
 type exchangeKey struct{}
 
 func exchangeFrom(ctx context.Context) *exchange {

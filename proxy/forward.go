@@ -36,10 +36,18 @@ func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
 }
 
 // identityHeaders evaluates the route's header plan against a verified
-// identity. A claim that cannot be a header value fails the whole request
-// (CONTRACT §3.5): the error wraps reason.ErrUnforwardableClaim.
-func (c *route) identityHeaders(id *verify.Identity) ([]headerValue, string, error) {
-	var out []headerValue
+// identity: the forward.headers in name order, then the claims header. A
+// claim that cannot be a header value fails the whole request (CONTRACT
+// §3.5): the error wraps reason.ErrUnforwardableClaim.
+func (c *route) identityHeaders(id *verify.Identity) ([]ForwardedHeader, error) {
+	n := len(c.headers)
+	if c.claimsHeader != "" {
+		n++
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]ForwardedHeader, 0, n)
 	for _, p := range c.headers {
 		v, ok := p.sel.Lookup(id.Claims)
 		if !ok || v == nil {
@@ -47,15 +55,16 @@ func (c *route) identityHeaders(id *verify.Identity) ([]headerValue, string, err
 		}
 		s, err := claims.HeaderValue(v)
 		if err != nil {
-			return nil, "", fmt.Errorf("claim %s for header %s: %w", p.sel, p.name, err)
+			return nil, fmt.Errorf("claim %s for header %s: %w", p.sel, p.name, err)
 		}
-		out = append(out, headerValue{name: p.name, value: s})
+		out = append(out, ForwardedHeader{Name: p.name, Value: s, Claim: p.claim})
 	}
-	var all string
 	if c.claimsHeader != "" {
-		all = base64.RawURLEncoding.EncodeToString(id.Payload)
+		if all := base64.RawURLEncoding.EncodeToString(id.Payload); all != "" {
+			out = append(out, ForwardedHeader{Name: c.claimsHeader, Value: all})
+		}
 	}
-	return out, all, nil
+	return out, nil
 }
 
 // rewrite shapes the outbound request (CONTRACT §3.5).
@@ -92,10 +101,7 @@ func (c *route) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header.Del("Authorization")
 	}
 	for _, hv := range ex.identity {
-		pr.Out.Header[hv.name] = []string{hv.value}
-	}
-	if ex.claims != "" {
-		pr.Out.Header[c.claimsHeader] = []string{ex.claims}
+		pr.Out.Header[hv.Name] = []string{hv.Value}
 	}
 }
 

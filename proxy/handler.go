@@ -1,9 +1,9 @@
 // Package proxy is authgate's HTTP front: it assigns request ids, strips
-// identity and client forwarding headers, refuses unsafe methods, paths,
-// upgrades and framing, routes, authenticates by the route's mode, renders
-// every refusal, and forwards with
-// httputil.ReverseProxy (CONTRACT §3). Verification itself is behind the
-// Authenticator interface.
+// identity and client forwarding headers, refuses unsafe upgrades and
+// framing, decides each request (Decide: method, host and path checks,
+// routing, the route's auth mode and its Authenticator, identity headers),
+// renders every refusal, and forwards with httputil.ReverseProxy (CONTRACT
+// §3). Verification itself is behind the Authenticator interface.
 package proxy
 
 import (
@@ -16,21 +16,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/headers"
-	"github.com/authgate/authgate/internal/reason"
-	"github.com/authgate/authgate/internal/verify"
-	"github.com/authgate/authgate/policy"
 )
 
-// Authenticator verifies a bearer token and applies the route's policy
-// (CONTRACT §3.3 steps 2–7). It returns the verified identity, or an error
-// wrapping one reason sentinel (reason.Of): the proxy maps the reason to the
-// response and uses only reason.Describe(err) as client text. With an error,
-// a non-nil identity (a verified token the policy refused) is used for the
-// access log only. It must be safe
-// for concurrent use and should return promptly when ctx ends.
+// Authenticator authenticates a request's credentials for a route (CONTRACT
+// §3.3 steps 2–7); internal/auth's Authenticator is the gateway's. Its
+// Result holds the verified identity, or the refusal, an error wrapping one
+// reason sentinel (reason.Of): the proxy maps the reason to the response and
+// uses only reason.Describe(err) as client text. Issuer and Subject go to
+// the access log and Observe, on a refusal too. It must be safe for
+// concurrent use and should return promptly when ctx ends.
 type Authenticator interface {
-	Authenticate(ctx context.Context, token string) (*verify.Identity, error)
+	Authenticate(ctx context.Context, req auth.Request) auth.Result
 }
 
 // Options configure New.
@@ -44,9 +42,6 @@ type Options struct {
 	Logger *slog.Logger
 	// AccessLog enables one "request" line per request (CONTRACT §6).
 	AccessLog bool
-	// IssuerOf extracts the configured issuer name from an Authenticate
-	// error, for logs and Observe; "" when unknown. Nil: always "".
-	IssuerOf func(error) string
 	// Observe, if set, is called once per request after the response is
 	// written (for metrics). It must be safe for concurrent use.
 	Observe func(Outcome)
@@ -67,7 +62,6 @@ type Handler struct {
 	realm     string
 	logger    *slog.Logger
 	accessLog bool
-	issuerOf  func(error) string
 	observe   func(Outcome)
 	transport http.RoundTripper
 	owned     *http.Transport // the transport New made, closed by Close
@@ -85,7 +79,6 @@ func New(o Options) (*Handler, error) {
 		realm:     o.Realm,
 		logger:    o.Logger,
 		accessLog: o.AccessLog,
-		issuerOf:  o.IssuerOf,
 		observe:   o.Observe,
 		transport: o.Transport,
 		strip:     map[string]bool{},
@@ -98,9 +91,6 @@ func New(o Options) (*Handler, error) {
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
-	}
-	if h.issuerOf == nil {
-		h.issuerOf = func(error) string { return "" }
 	}
 	if o.CORS != nil {
 		p, err := newCORS(*o.CORS)
@@ -135,10 +125,9 @@ func New(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// ServeHTTP handles one request in the contract's order: request id → CORS
-// headers → strip client headers → method and path checks → CORS preflight
-// → route → authentication → forward. It writes exactly one access line,
-// after the response.
+// ServeHTTP handles one request: request id → CORS headers → strip client
+// headers → Decide → render the refusal, answer the preflight or forward. It
+// writes exactly one access line, after the response.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{start: time.Now(), rec: recorder{ResponseWriter: w}, upgrade: upgradeOf(r), close: mustClose(r)}
 	ex.requestID = requestID(r.Header)
@@ -155,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				ex.rec.status = statusClientClosed
 			}
 			if ex.err == nil {
-				ex.err = &httpError{cause: fmt.Errorf("response aborted: %v", p)}
+				ex.err = &Refusal{cause: fmt.Errorf("response aborted: %v", p)}
 			}
 			h.finish(ex, r)
 			panic(p)
@@ -165,32 +154,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	preflight := h.cors.begin(&ex.rec, r)
 	r = h.stripClientHeaders(r, ex.upgrade == webSocket)
-	path, e := checkRequest(r.Method, r.Host, r.URL.Path)
-	if e != nil {
+	d := h.decide(r, preflight, nil)
+	ex.route, ex.token = d.route, d.token
+	ex.issuer, ex.subject, ex.reason = d.Issuer, d.Subject, d.Reason
+	switch {
+	case d.Refusal != nil:
 		if preflight {
 			// Refused too: answering it would let the browser send a
 			// request that can never be served.
 			h.cors.refusedPreflight(&ex.rec)
 		}
-		h.render(ex, e)
-		return
+		h.render(ex, d.Refusal)
+	case d.Preflight:
+		h.preflight(ex, r)
+	default:
+		h.forward(ex, d.route, r, d.Headers)
 	}
-	if preflight {
-		h.preflight(ex, r, path)
-		return
-	}
-	c := h.match(r, path)
-	if c == nil {
-		h.render(ex, notFound())
-		return
-	}
-	ex.route = c
-	id, e := h.authenticate(ex, c, r)
-	if e != nil {
-		h.render(ex, e)
-		return
-	}
-	h.forward(ex, c, r, id)
 }
 
 // stripClientHeaders removes, in one pass and on every request and route
@@ -248,68 +227,9 @@ func (h *Handler) isClientOnly(k string, keepUpgrade bool) bool {
 	return false
 }
 
-// match returns the first route that matches r, whose checked path (see
-// checkPath) is path, or nil.
-func (h *Handler) match(r *http.Request, path string) *route {
-	for _, c := range h.routes {
-		if c.matches(r, path) {
-			return c
-		}
-	}
-	return nil
-}
-
-// authenticate applies the route's mode (CONTRACT §3.2, §3.3). It returns
-// the verified identity (nil when anonymous or public) or the refusal.
-func (h *Handler) authenticate(ex *exchange, c *route, r *http.Request) (*verify.Identity, *httpError) {
-	if c.Mode == policy.None {
-		ex.reason = reason.Public
-		return nil, nil // the Authorization header is not examined at all
-	}
-	token, err := bearerToken(r.Header)
-	if err != nil {
-		return nil, h.bearerError(err)
-	}
-	if token == "" {
-		if c.Mode == policy.Optional {
-			ex.reason = reason.Anonymous
-			return nil, nil
-		}
-		return nil, h.missingToken()
-	}
-	ex.token = token
-	id, err := c.Auth.Authenticate(r.Context(), token)
-	if err != nil {
-		ex.issuer = h.issuerOf(err)
-		if id != nil {
-			// A policy refusal comes with the verified identity, so the
-			// access line can say whose request it was.
-			ex.subject = id.Subject
-		}
-		if r.Context().Err() != nil {
-			ex.reason = h.authError(c, err).reason
-			return nil, clientGone(err)
-		}
-		return nil, h.authError(c, err)
-	}
-	if id == nil {
-		return nil, h.authError(c, errors.New("authenticator returned neither identity nor error"))
-	}
-	ex.issuer, ex.subject = id.Issuer, id.Subject
-	ex.reason = reason.OK
-	return id, nil
-}
-
-// forward sends the request upstream with the identity's headers.
-func (h *Handler) forward(ex *exchange, c *route, r *http.Request, id *verify.Identity) {
-	if id != nil {
-		hv, all, err := c.identityHeaders(id)
-		if err != nil {
-			h.render(ex, h.authError(c, err))
-			return
-		}
-		ex.identity, ex.claims = hv, all
-	}
+// forward sends the request upstream with the decision's identity headers.
+func (h *Handler) forward(ex *exchange, c *route, r *http.Request, identity []ForwardedHeader) {
+	ex.identity = identity
 	ex.upstreamStart = time.Now()
 	c.proxy.ServeHTTP(&ex.rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
 }
@@ -324,4 +244,7 @@ func (h *Handler) Close() {
 	}
 }
 
-var _ http.Handler = (*Handler)(nil)
+var (
+	_ http.Handler  = (*Handler)(nil)
+	_ Authenticator = (*auth.Authenticator)(nil)
+)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/authgate/authgate/internal/testkit"
 
+	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/policy"
@@ -104,22 +105,30 @@ type authResult struct {
 }
 
 // fakeAuth authenticates by table lookup: real verification is tested in
-// internal/verify. An unknown token is refused with an error whose text
-// quotes the token, as a careless library might, so tests can check that it
-// never reaches a client or a log. The token "block" waits for the request
-// to end.
+// internal/verify and internal/auth. An unknown token is refused with an
+// error whose text quotes the token, as a careless library might, so tests
+// can check that it never reaches a client or a log. The token "block"
+// waits for the request to end. A result's issuer comes from an issuerErr
+// in its error, or from its identity.
 type fakeAuth map[string]authResult
 
-func (f fakeAuth) Authenticate(ctx context.Context, token string) (*verify.Identity, error) {
+func (f fakeAuth) Authenticate(ctx context.Context, req auth.Request) auth.Result {
+	token := req.Credentials
 	if token == "block" {
 		<-ctx.Done()
-		return nil, fmt.Errorf("%w: waiting for keys: %w", reason.ErrKeysUnavailable, ctx.Err())
+		return auth.Result{Err: fmt.Errorf("%w: waiting for keys: %w", reason.ErrKeysUnavailable, ctx.Err())}
 	}
 	res, ok := f[token]
 	if !ok {
-		return nil, fmt.Errorf("%w: cannot verify %s", reason.ErrBadSignature, token)
+		return auth.Result{Err: fmt.Errorf("%w: cannot verify %s", reason.ErrBadSignature, token)}
 	}
-	return res.id, res.err
+	if res.err != nil {
+		return auth.Result{Err: res.err, Issuer: issuerOf(res.err)}
+	}
+	if res.id == nil {
+		return auth.Result{}
+	}
+	return auth.Result{Identity: res.id, Issuer: res.id.Issuer, Subject: res.id.Subject}
 }
 
 // identity builds a verified identity from a JSON payload, decoded the way
@@ -137,7 +146,7 @@ func identity(t testing.TB, issuer, payload string, scopes ...string) *verify.Id
 }
 
 // issuerErr carries an issuer name the way verify's errors do; issuerOf
-// reads it for Options.IssuerOf.
+// reads it for fakeAuth's results.
 type issuerErr struct {
 	issuer string
 	err    error
@@ -171,7 +180,6 @@ func newGateway(t testing.TB, routes ...Route) *gateway {
 		Routes:    routes,
 		Logger:    slog.New(slog.NewJSONHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		AccessLog: true,
-		IssuerOf:  issuerOf,
 		Observe: func(o Outcome) {
 			g.mu.Lock()
 			defer g.mu.Unlock()

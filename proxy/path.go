@@ -16,9 +16,8 @@ var errBadPath = errors.New("path refused")
 
 // checkRequest applies, in order, the checks every request passes before
 // CORS preflights and routing, and returns the path routes are matched
-// against (see checkPath). ServeHTTP and Route both call it, so explain
-// gives the verdict a client gets.
-func checkRequest(method, host, path string) (string, *httpError) {
+// against (see checkPath). Decide runs it first.
+func checkRequest(method, host, path string) (string, *Refusal) {
 	if refusedMethod(method) {
 		return "", methodNotAllowed()
 	}

@@ -93,10 +93,12 @@ type route struct {
 	proxy         *httputil.ReverseProxy
 }
 
-// headerPlan is one identity header: the canonical name and its selector.
+// headerPlan is one identity header: the canonical name, its selector and
+// the selector's text (ForwardedHeader.Claim).
 type headerPlan struct {
-	name string
-	sel  claims.Selector
+	name  string
+	sel   claims.Selector
+	claim string
 }
 
 // compileRoute validates r and precomputes everything a request needs.
@@ -179,7 +181,7 @@ func compileRoute(r Route) (*route, error) {
 		if err != nil {
 			return nil, fmt.Errorf("forward.headers[%s]: %w", name, err)
 		}
-		c.headers = append(c.headers, headerPlan{name: canon, sel: sel})
+		c.headers = append(c.headers, headerPlan{name: canon, sel: sel, claim: sel.String()})
 	}
 	if r.ClaimsHeader != "" {
 		canon, err := identityHeaderName(r.ClaimsHeader, seen)

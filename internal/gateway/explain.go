@@ -16,7 +16,6 @@ import (
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/jwks"
-	"github.com/authgate/authgate/policy"
 	"github.com/authgate/authgate/proxy"
 )
 
@@ -105,8 +104,9 @@ type KeyStatus struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Step is one check, in CONTRACT §3.3's order: verification records
-// stages 2–6, explain adds 1 (token) and 7 (policy).
+// Step is one check, in CONTRACT §3.3's order: the handler's decision
+// records stage 1 (token), verification 2–6, the route's Authenticator 7
+// (policy).
 type Step = verify.Step
 
 // Verdict is the gateway's answer to the request.
@@ -131,188 +131,104 @@ type Verdict struct {
 	Note string `json:"note,omitempty"`
 }
 
-// Explain says step by step what the gateway would do with q, using this
-// runtime's own compiled routes, verifiers, policies and handler, so that
-// its verdict is exactly the gateway's. For a route with a token it first
-// fetches the route's issuers' key sets once, through their jwks.Cache, as
-// the gateway's background refresh would. The error is for a query that
-// cannot be explained (an unknown route name, an unparsable URL), never for
-// a refusal.
+// Explain says step by step what the gateway would do with q. It builds the
+// request q describes (its method, URL and Authorization header) and asks
+// this runtime's handler for its decision, with a trace: the one Decide that
+// serving runs, so the verdict is exactly the gateway's. When the decision
+// reaches verification it first fetches the route's issuers' key sets once,
+// through their jwks.Cache, as the gateway's background refresh would. The
+// error is for a query that cannot be explained (an unknown route name, an
+// unparsable URL), never for a refusal.
 func (rt *Runtime) Explain(ctx context.Context, q ExplainQuery) (*Report, error) {
-	h := rt.Handler
 	rep := &Report{Steps: []Step{}}
-	name := q.Route
-	if name == "" {
-		req, host, path, err := parseRequest(q.Method, q.URL)
+	// On a named route no routing happens: the request is a GET of its
+	// own, of which only the Authorization header is read.
+	r := &http.Request{Method: http.MethodGet, URL: &url.URL{}, Header: http.Header{}}
+	if q.Route == "" {
+		req, host, u, err := parseRequest(q.Method, q.URL)
 		if err != nil {
 			return nil, err
 		}
 		rep.Request = req
-		if name, err = h.Route(req.Method, host, path); err != nil {
-			return refused(rep, err, "route")
+		r.Method, r.Host, r.URL = req.Method, host, u
+	}
+	if q.Token != "" {
+		r.Header.Set("Authorization", "Bearer "+q.Token)
+	}
+	r = r.WithContext(ctx)
+	t := &verify.Trace{Prepare: func(ctx context.Context, v *verify.Verifier) { rep.Keys = rt.fetchKeys(ctx, v) }}
+
+	var d proxy.Decision
+	if q.Route == "" {
+		d = rt.Handler.Decide(r, t)
+	} else {
+		var ok bool
+		if d, ok = rt.Handler.DecideOn(q.Route, r, t); !ok {
+			return nil, fmt.Errorf("no route named %q; the routes are: %s", q.Route, strings.Join(rt.routeNames(), ", "))
 		}
 	}
-	r, ok := h.Lookup(name)
-	if !ok {
-		return nil, fmt.Errorf("no route named %q; the routes are: %s", name, strings.Join(rt.routeNames(), ", "))
-	}
-	rep.Route = describeRoute(r, rt.routeConfig(name))
-	upstream := r.Upstream.Redacted()
-	token := func(ok bool, detail string) {
-		rep.Steps = append(rep.Steps, Step{Stage: 1, Name: "token", OK: ok, Detail: detail})
-	}
 
-	// §3.3 step 1 and §3.2, in ServeHTTP's order.
-	if r.Mode == policy.None {
-		token(true, "not examined: the route's auth mode is none")
-		rep.Verdict = Verdict{Allowed: true, Status: http.StatusOK, Reason: reason.Public, Upstream: upstream}
-		return rep, nil
+	rep.Steps = append(rep.Steps, t.Steps...)
+	rep.Header, rep.Claims = t.Header, t.Payload
+	if d.Route != nil {
+		rep.Route = rt.describeRoute(d.Route)
 	}
-	a, ok := authOf(r.Auth)
-	if !ok {
-		return nil, fmt.Errorf("route %q: its authenticator (%T) cannot be explained", name, r.Auth)
+	rep.Forwarded = d.Headers
+	rep.Verdict = rt.verdict(d, t, rep.Keys)
+	return rep, nil
+}
+
+// verdict turns the decision into the report's verdict: what the client
+// gets, and which step decided a refusal.
+func (rt *Runtime) verdict(d proxy.Decision, t *verify.Trace, keys []KeyStatus) Verdict {
+	ref := d.Refusal
+	if ref == nil {
+		return Verdict{Allowed: true, Status: http.StatusOK, Reason: d.Reason, Upstream: d.Route.Upstream.Redacted()}
 	}
-	rep.Route.Issuers, rep.Route.Audiences = describeIssuers(a.verifier)
-	for _, res := range a.policy.Explain(nil, nil) {
-		rep.Route.Policy = append(rep.Route.Policy, res.Requirement)
+	v := Verdict{Status: ref.Status, Reason: ref.Reason, Refusal: ref}
+	for _, s := range t.Steps {
+		if !s.OK {
+			v.DecidedBy = s.Name
+			break
+		}
 	}
 	switch {
-	case q.Token == "" && r.Mode == policy.Optional:
-		token(true, "no token: the route's auth mode is optional, so the request is forwarded without identity")
-		rep.Verdict = Verdict{Allowed: true, Status: http.StatusOK, Reason: reason.Anonymous, Upstream: upstream}
-		return rep, nil
-	case q.Token == "":
-		token(false, "no token, and the route's auth mode is required")
-		return rt.refuse(rep, name, reason.ErrMissing, "token", ""), nil
-	}
-	if _, err := h.Bearer("Bearer " + q.Token); err != nil {
-		var ref *proxy.Refusal
-		detail := err.Error()
-		if errors.As(err, &ref) {
-			detail = ref.Description
+	case d.Route == nil:
+		v.DecidedBy = "route" // 405, 400 or 404, before any step
+	case v.DecidedBy == "" && d.Reason == reason.UnforwardableClaim:
+		// Every step passed: the identity headers refused it, and the
+		// refusal's cause names the claim and the header.
+		v.DecidedBy = "forward"
+		if cause := errors.Unwrap(ref); cause != nil {
+			v.Note = cause.Error()
 		}
-		token(false, detail)
-		return refused(rep, err, "token")
+	case d.Reason == reason.KeysUnavailable:
+		v.Note = "keys unavailable: " + rt.keysError(keys, d.Issuer)
 	}
-	token(true, fmt.Sprintf("bearer token present (auth mode %s)", r.Mode))
-
-	rep.Keys = rt.fetchKeys(ctx, a.verifier)
-	id, err := rt.explainAuth(ctx, rep, a, q.Token)
-	if err != nil {
-		decided, note := "", ""
-		for _, s := range rep.Steps {
-			if !s.OK {
-				decided = s.Name
-				break
-			}
-		}
-		if errors.Is(err, reason.ErrKeysUnavailable) {
-			note = "keys unavailable: " + rt.keysError(rep.Keys, verify.IssuerOf(err))
-		}
-		return rt.refuse(rep, name, err, decided, note), nil
-	}
-	fwd, err := h.IdentityHeaders(name, id)
-	if err != nil {
-		return rt.refuse(rep, name, err, "forward", err.Error()), nil
-	}
-	rep.Forwarded = fwd
-	rep.Verdict = Verdict{Allowed: true, Status: http.StatusOK, Reason: reason.OK, Upstream: upstream}
-	return rep, nil
-}
-
-// explainAuth runs §3.3 steps 2–7 as authenticator.Authenticate does, with
-// the route's own verifier and policy, and records each step in rep. It
-// returns Authenticate's identity and error.
-func (rt *Runtime) explainAuth(ctx context.Context, rep *Report, a authenticator, token string) (*verify.Identity, error) {
-	id, tr, err := a.verifier.Explain(ctx, token)
-	for _, s := range tr.Steps {
-		rep.Steps = append(rep.Steps, Step(s))
-	}
-	rep.Header, rep.Claims = tr.Header, tr.Payload
-	if tr.Issuer == "" {
-		return id, err // no issuer: no scope claims to read, step 7 cannot be shown
-	}
-	// Step 7 runs on a verified identity only; after a failure it is shown
-	// for information on the unverified claims.
-	verified := err == nil
-	scopes, claims := tr.Scopes, tr.Claims
-	if verified {
-		scopes, claims = id.Scopes, id.Claims
-	}
-	results := a.policy.Explain(scopes, claims)
-	if len(results) == 0 {
-		rep.Steps = append(rep.Steps, Step{Stage: 7, Name: "policy", OK: true, After: !verified,
-			Detail: "the route has no requirements: any verified token passes"})
-	}
-	for _, res := range results {
-		d := res.Requirement
-		if !res.OK {
-			d += ": " + res.Detail
-		}
-		rep.Steps = append(rep.Steps, Step{Stage: 7, Name: "policy", OK: res.OK, Detail: d, After: !verified})
-	}
-	if err != nil {
-		return nil, err
-	}
-	// As authenticator.Authenticate: a policy refusal carries the issuer,
-	// like a verification failure.
-	if perr := a.policy.Check(id.Scopes, id.Claims); perr != nil {
-		return id, &verify.Error{Issuer: id.Issuer, Err: perr}
-	}
-	return id, nil
-}
-
-// refuse sets the verdict to the response the handler gives on route name
-// for err.
-func (rt *Runtime) refuse(rep *Report, name string, err error, decidedBy, note string) *Report {
-	ref := rt.Handler.Refuse(name, err)
-	rep.Verdict = Verdict{Status: ref.Status, Reason: ref.Reason, Refusal: ref, DecidedBy: decidedBy, Note: note}
-	return rep
-}
-
-// refused sets the verdict from a *proxy.Refusal the handler returned as an
-// error; any other error is returned as is.
-func refused(rep *Report, err error, decidedBy string) (*Report, error) {
-	var ref *proxy.Refusal
-	if !errors.As(err, &ref) {
-		return nil, err
-	}
-	rep.Verdict = Verdict{Status: ref.Status, Reason: ref.Reason, Refusal: ref, DecidedBy: decidedBy}
-	return rep, nil
-}
-
-// authOf returns the verifier and policy behind a route's Authenticator as
-// Build made it.
-func authOf(a proxy.Authenticator) (authenticator, bool) {
-	switch a := a.(type) {
-	case authenticator:
-		return a, true
-	case *authenticator:
-		return *a, a != nil
-	}
-	return authenticator{}, false
+	return v
 }
 
 // parseRequest splits "METHOD URL" input into what routing uses: the host
-// and the decoded path (CONTRACT §3.1).
-func parseRequest(method, raw string) (*ExplainRequest, string, string, error) {
+// and the URL with the decoded path (CONTRACT §3.1), without user info,
+// query or fragment.
+func parseRequest(method, raw string) (*ExplainRequest, string, *url.URL, error) {
 	if method == "" || strings.ContainsAny(method, " \t") {
-		return nil, "", "", fmt.Errorf("request method %q: want a method such as GET", method)
+		return nil, "", nil, fmt.Errorf("request method %q: want a method such as GET", method)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Error quotes the input, which may hold a query string.
-		return nil, "", "", errors.New("request URL: not a valid URL")
+		return nil, "", nil, errors.New("request URL: not a valid URL")
 	}
 	if u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
-		return nil, "", "", fmt.Errorf("request URL: scheme %q: want http or https", u.Scheme)
+		return nil, "", nil, fmt.Errorf("request URL: scheme %q: want http or https", u.Scheme)
 	}
 	path := u.Path
 	if path == "" {
 		path = "/"
 	}
 	safe := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-	return &ExplainRequest{Method: method, URL: safe.String()}, u.Host, path, nil
+	return &ExplainRequest{Method: method, URL: safe.String()}, u.Host, &url.URL{Path: path, RawPath: u.RawPath}, nil
 }
 
 // fetchKeys fetches the key sets of v's issuers once, concurrently, each
@@ -388,8 +304,11 @@ func (rt *Runtime) routeConfig(name string) config.Route {
 	return config.Route{Name: name}
 }
 
-func describeRoute(r proxy.Route, rc config.Route) *RouteReport {
-	return &RouteReport{
+// describeRoute describes r as configured and compiled: its issuers and
+// policy are those of the Authenticator it holds.
+func (rt *Runtime) describeRoute(r *proxy.Route) *RouteReport {
+	rc := rt.routeConfig(r.Name)
+	rep := &RouteReport{
 		Name:      r.Name,
 		Mode:      r.Mode.String(),
 		Match:     rc.Match.String(),
@@ -397,6 +316,13 @@ func describeRoute(r proxy.Route, rc config.Route) *RouteReport {
 		Scopes:    slices.Clone(rc.Auth.Scopes),
 		AnyScopes: slices.Clone(rc.Auth.AnyScopes),
 	}
+	if a := rt.auth[r.Name]; a != nil {
+		rep.Issuers, rep.Audiences = describeIssuers(a.Verifier())
+		for _, res := range a.Policy().Explain(nil, nil) {
+			rep.Policy = append(rep.Policy, res.Requirement)
+		}
+	}
+	return rep
 }
 
 func describeIssuers(v *verify.Verifier) ([]IssuerReport, []string) {

@@ -32,13 +32,13 @@ func buildRuntime(t *testing.T, yaml string, now func() time.Time) *gateway.Runt
 	return rt
 }
 
-// TestExplainMatchesGateway sends each request to the running gateway and
-// asks Explain about the same request on a runtime built from the same
-// configuration: the verdicts must be identical, down to the
-// WWW-Authenticate value and the headers the upstream receives.
-func TestExplainMatchesGateway(t *testing.T) {
+// TestExplainEndToEnd: explain and serving are one decision (proxy's
+// Decide), so a handful of requests through a running gateway and explain on
+// a runtime built from the same configuration suffice to show that the two
+// are wired alike, down to the WWW-Authenticate value and the headers the
+// upstream receives.
+func TestExplainEndToEnd(t *testing.T) {
 	fx := newFixture(t)
-	k := fx.keys
 	rt := buildRuntime(t, strings.NewReplacer("{B}", fx.base, "{U}", "http://upstream.invalid").Replace(fixtureYAML), fx.clock.Now)
 	tok := func(iss string, edits map[string]any) string { return fx.tokenFor(t, fx.claims(iss, edits)) }
 	now := fx.now()
@@ -48,33 +48,12 @@ func TestExplainMatchesGateway(t *testing.T) {
 		reason            reason.Reason
 		decidedBy         string
 	}{
-		{"valid", "/req/x", tok("a", map[string]any{"email": "a@example.com"}), reason.OK, ""},
-		{"malformed", "/req/x", "abc.def.ghi", reason.Malformed, "format"},
-		{"untrusted issuer", "/req/x", tok("n", nil), reason.UntrustedIssuer, "issuer"},
-		{"alg not allowed", "/narrow/x", tok("n", nil), reason.AlgNotAllowed, "algorithm"},
-		{"crit", "/req/x", testkit.SignJWS(t, "RS256", k.rsa, map[string]any{"kid": "rsa-1", "crit": []string{"exp"}, "exp": 1},
-			jsonOf(t, fx.claims("a", nil))), reason.Malformed, "crit"},
-		{"unknown kid", "/req/x", testkit.SignJWS(t, "RS256", k.rsa, map[string]any{"kid": "nope"}, jsonOf(t, fx.claims("a", nil))),
-			reason.UnknownKey, "key"},
-		{"bad signature", "/req/x", testkit.SignJWS(t, "RS256", k.rsaOther, map[string]any{"kid": "rsa-1"}, jsonOf(t, fx.claims("a", nil))),
-			reason.BadSignature, "signature"},
-		{"expired", "/req/x", tok("a", map[string]any{"exp": now - 600}), reason.Expired, "exp"},
-		{"not yet valid", "/req/x", tok("a", map[string]any{"nbf": now + 600}), reason.NotYetValid, "nbf"},
-		{"issued in the future", "/req/x", tok("a", map[string]any{"iat": now + 600}), reason.NotYetValid, "iat"},
-		{"bad audience", "/req/x", tok("a", map[string]any{"aud": "other"}), reason.BadAudience, "aud"},
-		{"route audiences", "/aud/x", tok("a", nil), reason.BadAudience, "aud"},
-		{"missing claim", "/strict/x", tok("s", nil), reason.MissingClaim, "required_claims"},
-		{"bad type", "/typed/x", tok("t", nil), reason.BadType, "typ"},
-		{"insufficient scope", "/scoped/x", tok("a", map[string]any{"scope": "read"}), reason.InsufficientScope, "policy"},
-		{"any scope", "/any/x", tok("a", map[string]any{"scp": []string{"read"}}), reason.InsufficientScope, "policy"},
-		{"scopes granted", "/scoped/x", tok("a", map[string]any{"scope": "write read"}), reason.OK, ""},
-		{"unforwardable claim", "/hdr/x", tok("a", map[string]any{"ctl": "a\nb"}), reason.UnforwardableClaim, "forward"},
 		{"forwarded claims", "/hdr/x", tok("a", map[string]any{"str": "s", "int": 7, "list": []string{"a", "b"}}), reason.OK, ""},
+		{"expired", "/req/x", tok("a", map[string]any{"exp": now - 600}), reason.Expired, "exp"},
+		{"insufficient scope", "/scoped/x", tok("a", map[string]any{"scope": "read"}), reason.InsufficientScope, "policy"},
+		{"unforwardable claim", "/hdr/x", tok("a", map[string]any{"ctl": "a\nb"}), reason.UnforwardableClaim, "forward"},
 		{"no token", "/req/x", "", reason.Missing, "token"},
 		{"optional without token", "/opt/x", "", reason.Anonymous, ""},
-		{"optional with a bad token", "/opt/x", tok("a", map[string]any{"exp": now - 600}), reason.Expired, "exp"},
-		{"public", "/pub/x", "whatever", reason.Public, ""},
-		{"no route", "/nothing", "", "", "route"},
 		{"dot segment", "/pub/../req/x", "", "", "route"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

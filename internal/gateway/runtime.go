@@ -5,10 +5,10 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 
+	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/jwks"
@@ -38,6 +38,9 @@ type Runtime struct {
 	// jobs are the background runners this runtime needs, each listed
 	// once; Gateway.swap runs them while the runtime is installed.
 	jobs []*job
+	// auth is each authenticated route's Authenticator by route name, the
+	// very one its proxy.Route holds, for explain to describe.
+	auth map[string]*auth.Authenticator
 }
 
 // Build compiles cfg with the process's deps. What prev (which may be nil)
@@ -46,7 +49,7 @@ type Runtime struct {
 // anew. Build starts nothing: Gateway.swap does.
 func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	deps = deps.withDefaults()
-	rt := &Runtime{Config: cfg}
+	rt := &Runtime{Config: cfg, auth: map[string]*auth.Authenticator{}}
 	byName := make(map[string]*issuer, len(cfg.Issuers))
 	for _, ic := range cfg.Issuers {
 		is, err := buildIssuer(rt, prev, ic, deps)
@@ -59,7 +62,7 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 
 	routes := make([]proxy.Route, 0, len(cfg.Routes))
 	for i, rc := range cfg.Routes {
-		r, err := buildRoute(rc, rt.issuers, byName)
+		r, err := rt.buildRoute(rc, rt.issuers, byName)
 		if err != nil {
 			return nil, fmt.Errorf("%s: routes[%d] %q: %w", cfg.Source, i, rc.Name, err)
 		}
@@ -70,7 +73,6 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 		Realm:     cfg.Server.Realm,
 		Logger:    deps.Logger,
 		AccessLog: cfg.Log.AccessEnabled(),
-		IssuerOf:  verify.IssuerOf,
 		Transport: deps.Transport,
 		// Nil stays nil. The two structs have the same fields, so a field
 		// added to one without the other fails to compile here.
@@ -129,7 +131,8 @@ func buildIssuer(rt, prev *Runtime, ic config.Issuer, deps Deps) (*issuer, error
 	return &issuer{cfg: ic, cache: cache, verify: v}, nil
 }
 
-func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {
+// buildRoute compiles one route and records its Authenticator in rt.auth.
+func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {
 	mode, err := policy.ParseMode(rc.Auth.Mode)
 	if err != nil {
 		return proxy.Route{}, err
@@ -181,27 +184,14 @@ func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (prox
 	if err != nil {
 		return proxy.Route{}, err
 	}
-	r.Auth = authenticator{verifier: v, policy: p}
+	a, err := auth.New(v, p)
+	if err != nil {
+		return proxy.Route{}, err
+	}
+	r.Auth = a
+	rt.auth[rc.Name] = a
 	r.Scopes = p.RequiredScopes()
 	return r, nil
-}
-
-// authenticator joins verification (§3.3 steps 2–6) and the route's policy
-// (step 7) into the proxy's one Authenticate call.
-type authenticator struct {
-	verifier *verify.Verifier
-	policy   *policy.Policy
-}
-
-func (a authenticator) Authenticate(ctx context.Context, token string) (*verify.Identity, error) {
-	id, err := a.verifier.Verify(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.policy.Check(id.Scopes, id.Claims); err != nil {
-		return id, &verify.Error{Issuer: id.Issuer, Err: err}
-	}
-	return id, nil
 }
 
 // notReady lists, for /readyz, the issuers used by a route whose keys are not
@@ -220,5 +210,3 @@ func (rt *Runtime) notReady() []string {
 	}
 	return out
 }
-
-var _ proxy.Authenticator = authenticator{}

@@ -1,5 +1,8 @@
 package verify
 
+// The checks of CONTRACT §3.3 step 6 on claims already decoded: the time
+// claims (exp, nbf, iat), the audience, and reading the granted scopes.
+
 import (
 	"encoding/json"
 	"fmt"

@@ -1,7 +1,5 @@
 package verify
 
-import "errors"
-
 // Error is a verification failure attributed to a configured issuer. Verify
 // returns one for every failure after the token's iss has selected an issuer
 // (CONTRACT §3.3 step 3), so the issuer metric label can be filled; earlier
@@ -19,15 +17,5 @@ func (e *Error) Error() string { return "issuer " + e.Issuer + ": " + e.Err.Erro
 
 // Unwrap returns the cause, so errors.Is and reason.Of see its sentinel.
 func (e *Error) Unwrap() error { return e.Err }
-
-// IssuerOf returns the issuer name recorded in err's chain by an *Error, or ""
-// when there is none (the failure came before an issuer was known).
-func IssuerOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Issuer
-	}
-	return ""
-}
 
 var _ error = (*Error)(nil)

@@ -25,7 +25,7 @@ import (
 //     reads from it;
 //   - one of the trusted tokens with the byte at pos XORed with flip.
 //
-// Every error carries a reason, and Explain, which runs the same code with
+// Every error carries a reason, and VerifyTrace, which runs the same code with
 // a recorder and also checks the claims of refused tokens, reaches the same
 // verdict.
 func FuzzVerify(f *testing.F) {
@@ -93,12 +93,12 @@ func FuzzVerify(f *testing.F) {
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, tok string, hdr, payload []byte, pick uint8, pos uint16, flip byte) {
 		// check verifies one token and returns its identity, after checking
-		// that only a trusted signature yields one and that Explain agrees.
+		// that only a trusted signature yields one and that VerifyTrace agrees.
 		check := func(what, tok string) *Identity {
 			id, err := v.Verify(ctx, tok)
-			eid, _, eerr := v.Explain(ctx, tok)
+			eid, _, eerr := explain(ctx, v, tok)
 			if (err == nil) != (eerr == nil) || reason.Of(err) != reason.Of(eerr) {
-				t.Fatalf("%s: Verify says %v, Explain %v; want the same verdict", what, err, eerr)
+				t.Fatalf("%s: Verify says %v, VerifyTrace %v; want the same verdict", what, err, eerr)
 			}
 			if err != nil {
 				if id != nil || eid != nil {
@@ -110,7 +110,7 @@ func FuzzVerify(f *testing.F) {
 				return nil
 			}
 			if id == nil || eid == nil || !reflect.DeepEqual(id.Claims, eid.Claims) {
-				t.Fatalf("%s: Verify and Explain returned different identities", what)
+				t.Fatalf("%s: Verify and VerifyTrace returned different identities", what)
 			}
 			return id
 		}

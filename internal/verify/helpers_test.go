@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -215,4 +216,22 @@ func mustVerifier(tb testing.TB, audiences []string, issuers ...*Issuer) *Verifi
 		tb.Fatalf("New: %v", err)
 	}
 	return v
+}
+
+// explain verifies token with a fresh Trace attached, as explain does, and
+// returns the trace with VerifyTrace's result.
+func explain(ctx context.Context, v *Verifier, token string) (*Identity, *Trace, error) {
+	t := &Trace{}
+	id, err := v.VerifyTrace(ctx, token, t)
+	return id, t, err
+}
+
+// issuerOf returns the issuer named by an *Error in err's chain, or "" when
+// there is none (the failure came before an issuer was known).
+func issuerOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Issuer
+	}
+	return ""
 }

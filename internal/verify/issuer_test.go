@@ -160,7 +160,4 @@ func TestErrorWrapping(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "issuer main: ") {
 		t.Errorf("got %q, want it to start with %q", err.Error(), "issuer main: ")
 	}
-	if got := IssuerOf(nil); got != "" {
-		t.Errorf("got %q, want empty", got)
-	}
 }

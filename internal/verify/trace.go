@@ -39,12 +39,13 @@ var claimStepNames = [numClaimChecks]string{
 	checkAud: StepAudience, checkRequired: StepRequiredClaims, checkType: StepType,
 }
 
-// Step is one check of CONTRACT §3.3 as Explain recorded it.
+// Step is one check of CONTRACT §3.3 as a Trace recorded it.
 type Step struct {
-	// Stage is the contract's step number: 2 to 6 for verification
-	// (explain also uses 1 for the token and 7 for policy).
+	// Stage is the contract's step number: 2 to 6 for verification; the
+	// proxy records 1 (the token) and internal/auth 7 (the policy).
 	Stage int `json:"stage"`
-	// Name is one of the Step* constants ("token" and "policy" in explain).
+	// Name is one of the Step* constants ("token" and "policy" for stages 1
+	// and 7).
 	Name string `json:"name"`
 	// OK reports whether the check passed.
 	OK bool `json:"ok"`
@@ -56,12 +57,19 @@ type Step struct {
 	After bool `json:"after,omitempty"`
 }
 
-// Trace is what Explain recorded while verifying one token: each check in
-// order, and what could be decoded on the way. Decoded values come from the
-// token itself and are unverified unless Explain returned no error.
+// Trace records one request's decision for `authgate explain`: each check in
+// order, and what could be decoded on the way. The proxy's decision appends
+// the token step, VerifyTrace the verification steps, internal/auth the
+// policy steps. Decoded values come from the token itself and are
+// unverified unless verification succeeded. A Trace is for one decision and
+// one goroutine.
 type Trace struct {
-	// Steps are the checks in the order they ran; Verify's error, if any, is
-	// the first step that is not OK.
+	// Prepare, if set, is called once when verification begins, before the
+	// token is parsed, with the verifier about to run: explain fetches the
+	// issuers' key sets there, so only for a request that gets that far.
+	Prepare func(ctx context.Context, v *Verifier)
+	// Steps are the checks in the order they ran; the decision is the first
+	// step that is not OK.
 	Steps []Step
 	// Header is the decoded JOSE header (JSON), nil when the token could not
 	// be decoded.
@@ -85,19 +93,6 @@ type Trace struct {
 	failed bool // a step has failed: later ones are After
 }
 
-// Explain verifies token exactly as Verify does — the same code, with a
-// recorder attached — and returns Verify's identity and error together with
-// a Trace of every check. Like Verify it may trigger the issuer's shared,
-// rate-limited refetch for an unknown kid. After a failure it still runs the
-// claim checks of step 6 that need no key (marked After), so a caller can
-// show everything that is wrong with a token at once; they never change the
-// outcome.
-func (v *Verifier) Explain(ctx context.Context, token string) (*Identity, *Trace, error) {
-	t := &Trace{}
-	id, err := v.run(ctx, token, t)
-	return id, t, err
-}
-
 // Issuers returns the verifier's issuers, ordered by configured name.
 func (v *Verifier) Issuers() []*Issuer {
 	out := make([]*Issuer, 0, len(v.byIss))
@@ -115,6 +110,12 @@ func (v *Verifier) Audiences() []string {
 		return nil
 	}
 	return sortedSet(v.audiences)
+}
+
+func (t *Trace) prepare(ctx context.Context, v *Verifier) {
+	if t != nil && t.Prepare != nil {
+		t.Prepare(ctx, v)
+	}
 }
 
 // add appends a step; once one has failed, later steps are After.

@@ -15,10 +15,10 @@ import (
 	"github.com/authgate/authgate/internal/reason"
 )
 
-// TestExplainAgreesWithVerify: Explain runs Verify's code, so for every
+// TestTraceAgreesWithVerify: VerifyTrace runs Verify's code, so for every
 // token it returns Verify's outcome, and its first failed step is the one
 // that outcome names.
-func TestExplainAgreesWithVerify(t *testing.T) {
+func TestTraceAgreesWithVerify(t *testing.T) {
 	f := newFixture(t)
 	k := f.k
 	kid := func(id string) map[string]any { return map[string]any{"kid": id} }
@@ -66,16 +66,16 @@ func TestExplainAgreesWithVerify(t *testing.T) {
 				v = f.all
 			}
 			vid, verr := v.Verify(context.Background(), tc.token)
-			id, tr, err := v.Explain(context.Background(), tc.token)
-			if reason.Of(err) != reason.Of(verr) || IssuerOf(err) != IssuerOf(verr) || (id == nil) != (vid == nil) {
-				t.Fatalf("Explain: got %v, %v; Verify: %v, %v", id, err, vid, verr)
+			id, tr, err := explain(context.Background(), v, tc.token)
+			if reason.Of(err) != reason.Of(verr) || issuerOf(err) != issuerOf(verr) || (id == nil) != (vid == nil) {
+				t.Fatalf("VerifyTrace: got %v, %v; Verify: %v, %v", id, err, vid, verr)
 			}
 			if tc.want == reason.OK {
 				if err != nil {
 					t.Fatalf("got %v, want success", err)
 				}
 				if id.Subject != vid.Subject || id.KeyID != vid.KeyID || strings.Join(id.Scopes, " ") != strings.Join(vid.Scopes, " ") {
-					t.Errorf("identity: Explain %+v, Verify %+v", id, vid)
+					t.Errorf("identity: VerifyTrace %+v, Verify %+v", id, vid)
 				}
 			} else if got := reason.Of(err); got != tc.want {
 				t.Errorf("reason: got %q (%v), want %q", got, err, tc.want)
@@ -113,7 +113,7 @@ func TestExplainTrace(t *testing.T) {
 	f := newFixture(t)
 	tok := sign(t, "ES256", f.k.ec, map[string]any{"kid": "ec1", "typ": "JWT"},
 		claims(issMain, map[string]any{"nbf": testNow.Add(-2 * time.Minute).Unix(), "exp": testNow.Add(59*time.Minute + 12*time.Second).Unix()}))
-	id, tr, err := f.all.Explain(context.Background(), tok)
+	id, tr, err := explain(context.Background(), f.all, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestExplainRefetch(t *testing.T) {
 	f := newFixture(t)
 	f.clk.Advance(time.Minute) // past min_refresh_interval since the priming fetch
 	f.srv.setKeys(pubJWK{kid: "new", pub: &f.k.rsa2.PublicKey})
-	_, tr, err := f.all.Explain(context.Background(), sign(t, "RS256", f.k.rsa2, map[string]any{"kid": "new"}, claims(issMain, map[string]any{
+	_, tr, err := explain(context.Background(), f.all, sign(t, "RS256", f.k.rsa2, map[string]any{"kid": "new"}, claims(issMain, map[string]any{
 		"exp": f.clk.Now().Add(time.Hour).Unix(), "iat": f.clk.Now().Unix(),
 	})))
 	if err != nil {
@@ -164,6 +164,32 @@ func TestExplainRefetch(t *testing.T) {
 	}
 	if got, want := tr.Steps[4].Detail, `kid "new" found after a refetch (it was not in the cached set): RSA 2048 bits, no alg`; got != want {
 		t.Errorf("key step: got %q, want %q", got, want)
+	}
+}
+
+// TestTracePrepare: Prepare runs once, with the verifier, before anything
+// is recorded, also for a token that fails at once.
+func TestTracePrepare(t *testing.T) {
+	f := newFixture(t)
+	for _, tok := range []string{"abc.def", sign(t, "ES256", f.k.ec, map[string]any{"kid": "ec1"}, claims(issMain, nil))} {
+		var calls int
+		var tr *Trace
+		tr = &Trace{Prepare: func(ctx context.Context, v *Verifier) {
+			calls++
+			if v != f.all {
+				t.Errorf("Prepare: got verifier %p, want %p", v, f.all)
+			}
+			if len(tr.Steps) != 0 {
+				t.Errorf("Prepare: %d steps recorded before it, want 0", len(tr.Steps))
+			}
+		}}
+		_, _ = f.all.VerifyTrace(context.Background(), tok, tr)
+		if calls != 1 {
+			t.Errorf("Prepare: called %d times, want 1", calls)
+		}
+		if len(tr.Steps) == 0 {
+			t.Errorf("no steps recorded")
+		}
 	}
 }
 

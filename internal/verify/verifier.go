@@ -60,14 +60,21 @@ func New(issuers []*Issuer, audiences []string) (*Verifier, error) {
 // Errors wrap exactly one reason sentinel; once the issuer is known the error
 // is an *Error carrying its name. No error text quotes the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) {
-	return v.run(ctx, token, nil)
+	return v.VerifyTrace(ctx, token, nil)
 }
 
-// run is Verify with an optional recorder: Explain passes a Trace, Verify
-// nil. Every recording call is a method on a possibly nil *Trace that returns
-// at once when it is nil, and formats nothing before that check, so the
-// request path pays no allocation for it.
-func (v *Verifier) run(ctx context.Context, token string, t *Trace) (*Identity, error) {
+// VerifyTrace is Verify with an optional recorder: the same code, returning
+// the same identity and error, and with a non-nil t every check is appended
+// to t.Steps as it runs (see Trace). After a failure it then still runs the
+// claim checks of step 6 that need no key (marked After), so explain can
+// show everything that is wrong with a token at once; they never change the
+// outcome. Like Verify it may trigger the issuer's shared, rate-limited
+// refetch for an unknown kid. With t nil it is Verify: every recording call
+// is a method on a possibly nil *Trace that returns at once when it is nil,
+// and formats nothing before that check, so the request path pays no
+// allocation for it.
+func (v *Verifier) VerifyTrace(ctx context.Context, token string, t *Trace) (*Identity, error) {
+	t.prepare(ctx, v)
 	c, err := parseCompact(token)
 	t.format(token, c, err)
 	if err != nil {
@@ -149,7 +156,7 @@ const (
 
 // checkClaims runs the step-6 checks after the signature in the contract's
 // order: exp, nbf, iat, aud, required claims, typ. Without a trace it stops
-// at the first failure; with one it runs them all so that Explain can show
+// at the first failure; with one it runs them all so that explain can show
 // each, and still returns the first failure.
 func (v *Verifier) checkClaims(is *Issuer, c *compact, t *Trace) error {
 	now := is.opts.Now()

@@ -126,7 +126,7 @@ func TestVerify(t *testing.T) {
 		v      *Verifier
 		token  string
 		want   reason.Reason // reason.OK: verifies
-		issuer string        // IssuerOf(err) on failure
+		issuer string        // issuerOf(err) on failure
 	}{
 		// Every algorithm, by kid.
 		{name: "RS256", token: good, want: reason.OK},
@@ -276,7 +276,7 @@ func TestVerify(t *testing.T) {
 			if got := reason.Of(err); got != tt.want {
 				t.Errorf("got reason %q (%v), want %q", got, err, tt.want)
 			}
-			if got := IssuerOf(err); got != tt.issuer {
+			if got := issuerOf(err); got != tt.issuer {
 				t.Errorf("got issuer %q, want %q", got, tt.issuer)
 			}
 			if n := len(err.Error()); n > 512 {

@@ -1,0 +1,7 @@
+//go:build race
+
+package proxy
+
+// raceEnabled reports a -race build, whose instrumentation changes
+// allocation counts.
+const raceEnabled = true

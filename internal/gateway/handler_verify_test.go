@@ -13,13 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/internal/testkit"
-
 	"github.com/lestrrat-go/jwx/v3/cert"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwe"
 
 	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // verdict is what a case expects: 200 through the upstream (deny nil), or
@@ -134,9 +133,9 @@ func TestHandlerVerification(t *testing.T) {
 		{"alg/HS256 keyed with the RSA public key", "/req", withBearer(testkit.SignJWS(t, "HS256", pemPub, map[string]any{"kid": "rsa-1"}, claims("a", nil))), wantDeny(reason.ErrAlgNotAllowed)},
 		{"alg/HS256 keyed with the RSA public key DER", "/req", withBearer(testkit.SignJWS(t, "HS256", der, nil, claims("a", nil))), wantDeny(reason.ErrAlgNotAllowed)},
 		{"crit/names an extension", "/req", withBearer(rs(claims("a", nil), map[string]any{"kid": "rsa-1", "crit": []string{"x-ext"}, "x-ext": 1})), wantDeny(reason.ErrMalformed)},
-		{"jku/attacker set, attacker kid", "/req", withBearer(atk(map[string]any{"kid": "atk-1", "jku": fx.attacker + "/jwks"})), wantDeny(reason.ErrUnknownKey)},
-		{"jku/attacker set, issuer kid", "/req", withBearer(atk(map[string]any{"kid": "rsa-1", "jku": fx.attacker + "/jwks"})), wantDeny(reason.ErrBadSignature)},
-		{"x5u/attacker certificate", "/req", withBearer(atk(map[string]any{"kid": "rsa-1", "x5u": fx.attacker + "/cert.pem"})), wantDeny(reason.ErrBadSignature)},
+		{"jku/attacker set, attacker kid", "/req", withBearer(atk(map[string]any{"kid": "atk-1", "jku": fx.attacker.URL + "/jwks"})), wantDeny(reason.ErrUnknownKey)},
+		{"jku/attacker set, issuer kid", "/req", withBearer(atk(map[string]any{"kid": "rsa-1", "jku": fx.attacker.URL + "/jwks"})), wantDeny(reason.ErrBadSignature)},
+		{"x5u/attacker certificate", "/req", withBearer(atk(map[string]any{"kid": "rsa-1", "x5u": fx.attacker.URL + "/cert.pem"})), wantDeny(reason.ErrBadSignature)},
 		{"jwk/embedded attacker key, no kid", "/req", withBearer(atk(map[string]any{"jwk": publicJWK(t, k.rsaOther, "", "")})), wantDeny(reason.ErrBadSignature)},
 		{"x5c/embedded attacker certificate", "/req", withBearer(atk(map[string]any{"x5c": chain})), wantDeny(reason.ErrBadSignature)},
 		// Step 5: keys by kid.
@@ -197,7 +196,7 @@ func TestHandlerVerification(t *testing.T) {
 		})
 	}
 	t.Run("attacker server never contacted", func(t *testing.T) {
-		if got := fx.attackerHits.Load(); got != 0 {
+		if got := fx.attacker.TotalHits(); got != 0 {
 			t.Errorf("attacker requests: got %d, want 0", got)
 		}
 	})
@@ -329,14 +328,15 @@ func TestHandlerUnknownKID(t *testing.T) {
 		}
 	}
 
-	fx.publish("r", jwksDoc(t, publicJWK(t, k.rot, "rot-1", "ES256"), publicJWK(t, k.rotNew, "rot-2", "ES256")))
+	fx.issuers["r"].SetKeys(testkit.Key{KID: "rot-1", Alg: "ES256", Private: k.rot, PublishAlg: true},
+		testkit.Key{KID: "rot-2", Alg: "ES256", Private: k.rotNew, PublishAlg: true})
 	fx.clock.Advance(time.Minute)
 	checkVerdict(t, fx.send(t, "/req", withBearer(tok)), wantOK, tok)
 
 	// Concurrent requests for another unknown kid share one refetch, held
 	// open by a slow key set endpoint.
 	fx.clock.Advance(time.Minute)
-	fx.jwksDelay.Store(int64(300 * time.Millisecond))
+	fx.issuers["r"].SetDelay(300 * time.Millisecond)
 	other := testkit.SignJWS(t, "ES256", k.rotNew, map[string]any{"kid": "rot-3"}, jsonOf(t, fx.claims("r", nil)))
 	before = fx.hits("r")
 	var wg sync.WaitGroup
@@ -352,7 +352,7 @@ func TestHandlerUnknownKID(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	fx.jwksDelay.Store(0)
+	fx.issuers["r"].SetDelay(0)
 	for i, status := range statuses {
 		if status != http.StatusUnauthorized {
 			t.Errorf("concurrent request %d: got %d, want 401", i, status)

@@ -28,8 +28,7 @@ import (
 // testKeys are generated once per test binary: RSA 2048 is slow under -race.
 type testKeys struct {
 	rsa, rsaOther, nokid *rsa.PrivateKey
-	ec, ecOther, rot     *ecdsa.PrivateKey
-	rotNew               *ecdsa.PrivateKey
+	ec, ecOther          *ecdsa.PrivateKey
 	ed, edOther          ed25519.PrivateKey
 }
 
@@ -44,7 +43,7 @@ func fixtureKeys(t *testing.T) *testKeys {
 		r := func() *rsa.PrivateKey { k, _ := rsa.GenerateKey(rand.Reader, 2048); return k }
 		e := func() *ecdsa.PrivateKey { k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); return k }
 		d := func() ed25519.PrivateKey { _, k, _ := ed25519.GenerateKey(rand.Reader); return k }
-		keysVal = testKeys{rsa: r(), rsaOther: r(), nokid: r(), ec: e(), ecOther: e(), rot: e(), rotNew: e(), ed: d(), edOther: d()}
+		keysVal = testKeys{rsa: r(), rsaOther: r(), nokid: r(), ec: e(), ecOther: e(), ed: d(), edOther: d()}
 	})
 	if keysVal.rsa == nil || keysVal.rsaOther == nil || keysVal.nokid == nil {
 		t.Fatal("key generation failed")
@@ -85,7 +84,7 @@ type gwFixture struct {
 	// whole second, as token times are.
 	clock *testkit.Clock
 
-	issuers  map[string]*testkit.Issuer // by path under base: a, n, t, s, b, r
+	issuers  map[string]*testkit.Issuer // by path under base: a, n, t, s, b
 	attacker *testkit.Issuer            // the attacker's server, for jku and x5u
 
 	upHits atomic.Int64 // requests that reached the echo upstream
@@ -98,7 +97,6 @@ type gwFixture struct {
 //	t  typed   same keys; token_types [at+jwt]
 //	s  strict  same keys; required_claims [exp, email]
 //	b  nokid   one RSA key without kid
-//	r  rot     EC rot-1; min_refresh_interval 1m: advancing the clock by it allows a refetch
 const fixtureYAML = `
 server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }
 log: { access: false }
@@ -108,12 +106,11 @@ issuers:
   - { name: typed,  issuer: "{B}/t", audiences: [api], token_types: [at+jwt] }
   - { name: strict, issuer: "{B}/s", audiences: [api], required_claims: [exp, email] }
   - { name: nokid,  issuer: "{B}/b", audiences: [api] }
-  - { name: rot,    issuer: "{B}/r", audiences: [api], jwks: { min_refresh_interval: 1m } }
 routes:
   - name: req
     match: { path_prefix: /req }
     upstream: { url: "{U}" }
-    auth: { issuers: [main, nokid, rot] }
+    auth: { issuers: [main, nokid] }
     forward: { headers: { X-User-Id: sub }, claims_header: X-Auth-Claims }
   - name: opt
     match: { path_prefix: /opt }
@@ -171,7 +168,6 @@ func newFixture(t *testing.T) *gwFixture {
 		"a": srv.Mount("/a", shared...), "n": srv.Mount("/n", shared...),
 		"t": srv.Mount("/t", shared...), "s": srv.Mount("/s", shared...),
 		"b": srv.Mount("/b", testkit.Key{Alg: "RS256", Private: k.nokid, PublishAlg: true}),
-		"r": srv.Mount("/r", testkit.Key{KID: "rot-1", Alg: "ES256", Private: k.rot, PublishAlg: true}),
 	}
 	fx.attacker = testkit.NewIssuer(t, testkit.Key{KID: "atk-1", Alg: "RS256", Private: k.rsaOther})
 

@@ -12,25 +12,25 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // issuerWith serves one RSA key (kid) and returns the issuer and a cache
-// with a fake clock over its key set URL.
-func issuerWith(t *testing.T, kid string, o Options) (*fakeIssuer, *Cache, *fakeClock, *observations) {
+// with a manual clock over its key set URL.
+func issuerWith(t *testing.T, kid string, o Options) (*testkit.Issuer, *Cache, *testkit.Clock, *observations) {
 	t.Helper()
-	k := keys(t)
-	f := newFakeIssuer(t, jwksJSON(t, jwkJSON(t, &k.rsa.PublicKey, map[string]any{"kid": kid})))
-	clock := newFakeClock()
+	is := testkit.NewIssuer(t, signer(kid, "RS256", keys(t).rsa))
+	clock := testkit.NewClock(clockStart)
 	obs := &observations{}
 	if o.JWKSURL == "" && o.Issuer == "" {
-		o.JWKSURL = f.keysURL()
+		o.JWKSURL = is.JWKSURL()
 	}
 	o.Now = clock.Now
 	o.Observe = obs.observe
 	if o.Logger == nil {
 		o.Logger, _ = newTestLogger()
 	}
-	return f, newTestCache(t, o), clock, obs
+	return is, newTestCache(t, o), clock, obs
 }
 
 func mustKeys(t *testing.T, c *Cache) *Set {
@@ -111,12 +111,10 @@ func TestExplicitJWKSURL(t *testing.T) {
 	if got := kidsOf(s); !slices.Equal(got, []string{"k1"}) {
 		t.Errorf("got kids %q, want %q", got, []string{"k1"})
 	}
-	if got := f.discoveryHits.Load(); got != 0 {
+	if got := f.Hits(testkit.DiscoveryPath); got != 0 {
 		t.Errorf("got %d discovery requests, want 0 with an explicit jwks_url", got)
 	}
-	f.mu.Lock()
-	accept := f.lastAccept
-	f.mu.Unlock()
+	accept := f.LastHeader(testkit.JWKSPath).Get("Accept")
 	if !strings.Contains(accept, "application/jwk-set+json") || !strings.Contains(accept, "application/json") {
 		t.Errorf("got Accept %q, want both JWK set and JSON media types", accept)
 	}
@@ -124,8 +122,8 @@ func TestExplicitJWKSURL(t *testing.T) {
 		t.Errorf("got observe (%q, %d), want (%q, 1)", res, n, ResultSuccess)
 	}
 	st := c.Status()
-	if st.URL != f.keysURL() || st.Keys != 1 || st.LastError != "" || st.LastSuccess.IsZero() {
-		t.Errorf("got status %+v, want URL %q, 1 key, no error, a success time", st, f.keysURL())
+	if st.URL != f.JWKSURL() || st.Keys != 1 || st.LastError != "" || st.LastSuccess.IsZero() {
+		t.Errorf("got status %+v, want URL %q, 1 key, no error, a success time", st, f.JWKSURL())
 	}
 	if !c.Ready() {
 		t.Error("not ready after a good fetch")
@@ -142,18 +140,17 @@ func TestDiscovery(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k := keys(t)
-			f := newFakeIssuer(t, jwksJSON(t, jwkJSON(t, k.ed.Public(), map[string]any{"kid": "ed1"})))
-			f.set(func(f *fakeIssuer) { f.docIssuer = f.srv.URL + tc.suffix })
+			f := testkit.NewIssuer(t, signer("ed1", "EdDSA", keys(t).ed))
+			f.SetDiscoveryIssuer(f.URL + tc.suffix)
 			log, logs := newTestLogger()
-			clock := newFakeClock()
-			c := newTestCache(t, Options{Issuer: f.srv.URL + tc.suffix, Logger: log, Now: clock.Now})
+			clock := testkit.NewClock(clockStart)
+			c := newTestCache(t, Options{Issuer: f.URL + tc.suffix, Logger: log, Now: clock.Now})
 			ctx := context.Background()
 			if _, err := c.RefreshForKID(ctx, "ed1"); err != nil {
 				t.Fatalf("RefreshForKID: %v", err)
 			}
-			if got := c.Status().URL; got != f.keysURL() {
-				t.Errorf("got URL %q, want %q", got, f.keysURL())
+			if got := c.Status().URL; got != f.JWKSURL() {
+				t.Errorf("got URL %q, want %q", got, f.JWKSURL())
 			}
 			if got := logs.String(); strings.Contains(got, "level=WARN") || strings.Contains(got, "level=ERROR") {
 				t.Errorf("got log %q, want no warning or error", got)
@@ -163,7 +160,7 @@ func TestDiscovery(t *testing.T) {
 			if _, err := c.RefreshForKID(ctx, "other"); err != nil {
 				t.Fatalf("second RefreshForKID: %v", err)
 			}
-			if d, j := f.discoveryHits.Load(), f.jwksHits.Load(); d != 1 || j != 2 {
+			if d, j := f.Hits(testkit.DiscoveryPath), f.Hits(testkit.JWKSPath); d != 1 || j != 2 {
 				t.Errorf("got %d discovery and %d key set requests, want 1 and 2", d, j)
 			}
 		})
@@ -173,21 +170,20 @@ func TestDiscovery(t *testing.T) {
 func TestDiscoveryFailures(t *testing.T) {
 	tests := []struct {
 		name    string
-		setup   func(f *fakeIssuer)
+		setup   func(f *testkit.Issuer)
 		wantErr string
 	}{
-		{"discovery 404", func(f *fakeIssuer) { f.discoveryErr = http.StatusNotFound }, "discovery: GET "},
-		{"relative jwks_uri", func(f *fakeIssuer) { f.docJWKSURI = "/keys" }, "jwks_uri /keys: scheme"},
-		{"jwks_uri with secret query", func(f *fakeIssuer) { f.docJWKSURI = "ftp://x.test/keys?sig=SECRET" }, "jwks_uri ftp://x.test/keys: scheme"},
+		{"discovery 404", func(f *testkit.Issuer) { f.SetFault(testkit.ErrorFault(http.StatusNotFound, testkit.DiscoveryPath)) }, "discovery: GET "},
+		{"relative jwks_uri", func(f *testkit.Issuer) { f.SetDiscoveryJWKSURI("/keys") }, "jwks_uri /keys: scheme"},
+		{"jwks_uri with secret query", func(f *testkit.Issuer) { f.SetDiscoveryJWKSURI("ftp://x.test/keys?sig=SECRET") }, "jwks_uri ftp://x.test/keys: scheme"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k := keys(t)
-			f := newFakeIssuer(t, jwksJSON(t, jwkJSON(t, k.ed.Public(), map[string]any{"kid": "ed1"})))
-			f.set(tc.setup)
-			clock := newFakeClock()
+			f := testkit.NewIssuer(t, signer("ed1", "EdDSA", keys(t).ed))
+			tc.setup(f)
+			clock := testkit.NewClock(clockStart)
 			obs := &observations{}
-			c := newTestCache(t, Options{Issuer: f.srv.URL, Now: clock.Now, Observe: obs.observe})
+			c := newTestCache(t, Options{Issuer: f.URL, Now: clock.Now, Observe: obs.observe})
 			_, err := c.RefreshForKID(context.Background(), "ed1")
 			if !errors.Is(err, reason.ErrKeysUnavailable) {
 				t.Fatalf("got %v, want ErrKeysUnavailable", err)
@@ -200,7 +196,8 @@ func TestDiscoveryFailures(t *testing.T) {
 				t.Errorf("got observe (%q, %d), want (%q, 0)", res, n, ResultError)
 			}
 			// Discovery is retried once the issuer is fixed.
-			f.set(func(f *fakeIssuer) { f.discoveryErr, f.docJWKSURI = 0, "" })
+			f.SetFault(nil)
+			f.SetDiscoveryJWKSURI(f.JWKSURL())
 			clock.Advance(c.o.MinRefreshInterval)
 			if _, err := c.RefreshForKID(context.Background(), "ed1"); err != nil {
 				t.Fatalf("after repair: %v", err)
@@ -212,10 +209,10 @@ func TestDiscoveryFailures(t *testing.T) {
 // TestDiscoveryHTTPSDowngrade: an https issuer must not send us to an http
 // key set URL, where anyone on the path could substitute keys.
 func TestDiscoveryHTTPSDowngrade(t *testing.T) {
-	k := keys(t)
-	plain := newFakeIssuer(t, jwksJSON(t, jwkJSON(t, k.ed.Public(), map[string]any{"kid": "ed1"})))
-	tlsSrv := newFakeIssuerTLS(t, plain.keysURL())
-	c := newTestCache(t, Options{Issuer: tlsSrv.URL, Client: tlsSrv.Client()})
+	plain := testkit.NewIssuer(t, signer("ed1", "EdDSA", keys(t).ed))
+	tlsIs := testkit.NewTLSIssuer(t)
+	tlsIs.SetDiscoveryJWKSURI(plain.JWKSURL())
+	c := newTestCache(t, Options{Issuer: tlsIs.URL, Client: tlsIs.Client()})
 	_, err := c.RefreshForKID(context.Background(), "ed1")
 	if !errors.Is(err, reason.ErrKeysUnavailable) {
 		t.Fatalf("got %v, want ErrKeysUnavailable", err)
@@ -223,7 +220,7 @@ func TestDiscoveryHTTPSDowngrade(t *testing.T) {
 	if got := c.Status().LastError; !strings.Contains(got, "is not https") {
 		t.Errorf("got LastError %q, want it to mention https", got)
 	}
-	if got := plain.jwksHits.Load(); got != 0 {
+	if got := plain.Hits(testkit.JWKSPath); got != 0 {
 		t.Errorf("got %d requests to the http key set, want 0", got)
 	}
 }
@@ -236,18 +233,15 @@ func TestRotation(t *testing.T) {
 	if _, err := c.RefreshForKID(ctx, "old"); err != nil {
 		t.Fatalf("initial fetch: %v", err)
 	}
-	k := keys(t)
-	f.set(func(f *fakeIssuer) {
-		f.body = jwksJSON(t, jwkJSON(t, &k.rsa2.PublicKey, map[string]any{"kid": "new"}))
-	})
+	f.SetKeys(signer("new", "RS256", keys(t).rsa2))
 
 	clock.Advance(10 * time.Second) // inside MinRefreshInterval: refused at once
 	s, err := c.RefreshForKID(ctx, "new")
 	if err != nil {
 		t.Fatalf("early RefreshForKID: %v", err)
 	}
-	if s.HasKID("new") || f.jwksHits.Load() != 1 {
-		t.Errorf("got kids %q after %d fetches, want the old set and 1 fetch", kidsOf(s), f.jwksHits.Load())
+	if s.HasKID("new") || f.Hits(testkit.JWKSPath) != 1 {
+		t.Errorf("got kids %q after %d fetches, want the old set and 1 fetch", kidsOf(s), f.Hits(testkit.JWKSPath))
 	}
 
 	clock.Advance(c.o.MinRefreshInterval)
@@ -263,7 +257,7 @@ func TestRotation(t *testing.T) {
 	if _, err := c.RefreshForKID(ctx, "new"); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.jwksHits.Load(); got != 2 {
+	if got := f.Hits(testkit.JWKSPath); got != 2 {
 		t.Errorf("got %d fetches, want 2", got)
 	}
 }
@@ -277,12 +271,8 @@ func TestFloodOfUnknownKIDs(t *testing.T) {
 		t.Fatalf("initial fetch: %v", err)
 	}
 	k := keys(t)
-	f.set(func(f *fakeIssuer) {
-		f.delay = 50 * time.Millisecond // keep the fetch in flight while callers pile up
-		f.body = jwksJSON(t,
-			jwkJSON(t, &k.rsa.PublicKey, map[string]any{"kid": "k1"}),
-			jwkJSON(t, &k.ec.PublicKey, map[string]any{"kid": "k2"}))
-	})
+	f.SetDelay(50 * time.Millisecond) // keep the fetch in flight while callers pile up
+	f.SetKeys(signer("k1", "RS256", k.rsa), signer("k2", "ES256", k.ec))
 	clock.Advance(c.o.MinRefreshInterval)
 
 	flood := func(kid func(i int) string) []*Set {
@@ -303,7 +293,7 @@ func TestFloodOfUnknownKIDs(t *testing.T) {
 	}
 
 	sets := flood(func(i int) string { return fmt.Sprintf("unknown-%d", i) })
-	if got := f.jwksHits.Load(); got != 2 {
+	if got := f.Hits(testkit.JWKSPath); got != 2 {
 		t.Fatalf("got %d fetches after the flood, want 2 (initial + one shared)", got)
 	}
 	for i, s := range sets {
@@ -314,13 +304,13 @@ func TestFloodOfUnknownKIDs(t *testing.T) {
 
 	clock.Advance(c.o.MinRefreshInterval - time.Second)
 	flood(func(i int) string { return "still-unknown" })
-	if got := f.jwksHits.Load(); got != 2 {
+	if got := f.Hits(testkit.JWKSPath); got != 2 {
 		t.Errorf("got %d fetches within MinRefreshInterval, want 2", got)
 	}
 
 	clock.Advance(time.Second)
 	flood(func(i int) string { return "still-unknown" })
-	if got := f.jwksHits.Load(); got != 3 {
+	if got := f.Hits(testkit.JWKSPath); got != 3 {
 		t.Errorf("got %d fetches after MinRefreshInterval, want 3", got)
 	}
 }
@@ -336,12 +326,11 @@ func TestRefreshForKIDHonoursCallerContext(t *testing.T) {
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
-	f.set(func(f *fakeIssuer) {
-		var first sync.Once
-		f.hold = func(*http.Request) {
-			first.Do(func() { close(arrived) })
-			<-release
-		}
+	var first sync.Once
+	f.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		first.Do(func() { close(arrived) })
+		<-release
+		return false // then the key set answers
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -371,7 +360,7 @@ func TestStaleSetServesUntilMaxStale(t *testing.T) {
 	if _, err := c.RefreshForKID(ctx, "k1"); err != nil {
 		t.Fatalf("initial fetch: %v", err)
 	}
-	f.set(func(f *fakeIssuer) { f.status = http.StatusInternalServerError })
+	f.SetFault(testkit.ErrorFault(http.StatusInternalServerError))
 
 	clock.Advance(40 * time.Minute)
 	s, err := c.RefreshForKID(ctx, "k2")
@@ -403,7 +392,7 @@ func TestStaleSetServesUntilMaxStale(t *testing.T) {
 		t.Errorf("got Status.Keys %d, want 1 (the stale set is kept)", got)
 	}
 
-	f.set(func(f *fakeIssuer) { f.status = 0 })
+	f.SetFault(nil)
 	if _, err := c.RefreshForKID(ctx, "k1"); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}
@@ -429,7 +418,7 @@ func TestFailedFetchesKeepPreviousSet(t *testing.T) {
 			if _, err := c.RefreshForKID(ctx, "k1"); err != nil {
 				t.Fatalf("initial fetch: %v", err)
 			}
-			f.set(func(f *fakeIssuer) { f.body = tc.body })
+			f.SetJWKS(tc.body)
 			clock.Advance(c.o.MinRefreshInterval)
 			s, err := c.RefreshForKID(ctx, "big")
 			if err != nil {
@@ -462,8 +451,9 @@ func TestBodyLimitBoundary(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := append(append([]byte{}, doc...), strings.Repeat(" ", tc.size-len(doc))...)
-			f := newFakeIssuer(t, body)
-			c := newTestCache(t, Options{JWKSURL: f.keysURL()})
+			f := testkit.NewIssuer(t)
+			f.SetJWKS(body)
+			c := newTestCache(t, Options{JWKSURL: f.JWKSURL()})
 			_, err := c.RefreshForKID(context.Background(), "ec")
 			if (err == nil) != tc.wantOK {
 				t.Errorf("got error %v, want ok=%v", err, tc.wantOK)
@@ -474,16 +464,13 @@ func TestBodyLimitBoundary(t *testing.T) {
 
 func TestETagNotModified(t *testing.T) {
 	f, c, clock, obs := issuerWith(t, "k1", Options{MaxStale: time.Hour})
-	f.set(func(f *fakeIssuer) { f.etag = `"v1"` })
+	f.SetETag(`"v1"`)
 	ctx := context.Background()
 	first, err := c.RefreshForKID(ctx, "k1")
 	if err != nil {
 		t.Fatalf("initial fetch: %v", err)
 	}
-	f.mu.Lock()
-	inm := f.lastINM
-	f.mu.Unlock()
-	if inm != "" {
+	if inm := f.LastHeader(testkit.JWKSPath).Get("If-None-Match"); inm != "" {
 		t.Errorf("got If-None-Match %q on the first fetch, want none", inm)
 	}
 
@@ -492,10 +479,7 @@ func TestETagNotModified(t *testing.T) {
 	if err != nil {
 		t.Fatalf("conditional fetch: %v", err)
 	}
-	f.mu.Lock()
-	inm = f.lastINM
-	f.mu.Unlock()
-	if inm != `"v1"` {
+	if inm := f.LastHeader(testkit.JWKSPath).Get("If-None-Match"); inm != `"v1"` {
 		t.Errorf("got If-None-Match %q, want %q", inm, `"v1"`)
 	}
 	if res, n := obs.last(); res != ResultNotModified || n != 1 {
@@ -533,7 +517,7 @@ func TestRefreshScheduleFromCacheControl(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f, c, clock, _ := issuerWith(t, "k1", Options{})
-			f.set(func(f *fakeIssuer) { f.cacheControl = tc.cacheControl })
+			f.SetCacheControl(tc.cacheControl)
 			if _, err := c.RefreshForKID(context.Background(), "k1"); err != nil {
 				t.Fatal(err)
 			}
@@ -625,7 +609,7 @@ func TestRetrySoonOnceTheSetGoesStale(t *testing.T) {
 	if _, err := c.RefreshForKID(ctx, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	f.set(func(f *fakeIssuer) { f.status = http.StatusInternalServerError })
+	f.SetFault(testkit.ErrorFault(http.StatusInternalServerError))
 	start := clock.Now()
 	for _, tc := range []struct {
 		name   string

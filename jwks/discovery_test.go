@@ -47,7 +47,7 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 			doc := tc.docIssuer(is.URL)
 			is.SetDiscoveryIssuer(doc)
 			log, logs := newTestLogger()
-			clock := newFakeClock()
+			clock := testkit.NewClock(clockStart)
 			obs := &observations{}
 			c := newTestCache(t, Options{Issuer: configured, Logger: log, Now: clock.Now, Observe: obs.observe})
 

@@ -64,7 +64,7 @@ func TestFetchFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			is := testkit.NewIssuer(t)
 			clear := func() { is.SetFault(nil); is.SetJWKS(nil); is.SetDown(false) }
-			clock := newFakeClock()
+			clock := testkit.NewClock(clockStart)
 			obs := &observations{}
 			c := newTestCache(t, Options{JWKSURL: is.JWKSURL(), Timeout: 200 * time.Millisecond, Now: clock.Now, Observe: obs.observe})
 			ctx := context.Background()
@@ -166,7 +166,7 @@ func TestDNSFailure(t *testing.T) {
 // immutable snapshot.
 func TestKeysWhileAFetchHangs(t *testing.T) {
 	is := testkit.NewIssuer(t)
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	c := newTestCache(t, Options{JWKSURL: is.JWKSURL(), Now: clock.Now})
 	ctx := context.Background()
 	if _, err := c.RefreshForKID(ctx, "k1"); err != nil {

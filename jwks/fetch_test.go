@@ -2,10 +2,8 @@ package jwks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -35,20 +33,19 @@ func TestRedirectMustNotLeaveHTTPS(t *testing.T) {
 			// good key set, and a document naming the https issuer with a
 			// jwks_uri of the attacker's choosing (over valid https).
 			plain := testkit.NewIssuer(t)
-			var tlsSrv *httptest.Server
+			// The https issuer redirects tc.path to the plain side and
+			// serves the plain side's keys at the jwks_uri it chose.
+			tlsIs := testkit.NewTLSIssuer(t, plain.Keys()...)
+			plain.SetDiscoveryIssuer(tlsIs.URL)
+			plain.SetDiscoveryJWKSURI(tlsIs.URL + "/chosen-keys")
 			plain.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
-				switch r.URL.Path {
-				case testkit.DiscoveryPath:
-					w.Header().Set("Content-Type", "application/json")
-					_ = json.NewEncoder(w).Encode(map[string]string{"issuer": tlsSrv.URL, "jwks_uri": tlsSrv.URL + "/chosen-keys"})
-				case "/bounce":
-					http.Redirect(w, r, tlsSrv.URL+"/chosen-keys", http.StatusFound)
-				default:
+				if r.URL.Path != "/bounce" {
 					return false
 				}
+				http.Redirect(w, r, tlsIs.URL+"/chosen-keys", http.StatusFound)
 				return true
 			})
-			tlsSrv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tlsIs.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
 				switch r.URL.Path {
 				case tc.path:
 					http.Redirect(w, r, plain.URL+r.URL.Path, http.StatusFound)
@@ -57,11 +54,11 @@ func TestRedirectMustNotLeaveHTTPS(t *testing.T) {
 				default:
 					http.NotFound(w, r)
 				}
-			}))
-			t.Cleanup(tlsSrv.Close)
-			o := Options{Issuer: tlsSrv.URL, Client: tlsSrv.Client()}
+				return true
+			})
+			o := Options{Issuer: tlsIs.URL, Client: tlsIs.Client()}
 			if tc.path != testkit.DiscoveryPath {
-				o.JWKSURL = tlsSrv.URL + tc.path
+				o.JWKSURL = tlsIs.URL + tc.path
 			}
 			c := newTestCache(t, o)
 			if _, err := c.RefreshForKID(context.Background(), "k1"); !errors.Is(err, reason.ErrKeysUnavailable) {

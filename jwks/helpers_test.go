@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -10,17 +11,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/internal/testkit"
-
 	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // testKeys are real key pairs shared by the tests; RSA generation is slow
@@ -114,117 +112,13 @@ func jwksJSON(t *testing.T, keys ...json.RawMessage) []byte {
 	return b
 }
 
-// fakeIssuer is an httptest OIDC issuer whose key set and behaviour the
-// test changes while it runs. It counts the requests it receives.
-type fakeIssuer struct {
-	srv *httptest.Server
+// clockStart is where the tests' clocks (testkit.Clock) start.
+var clockStart = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-	mu           sync.Mutex
-	body         []byte
-	status       int    // for the key set; 0 means 200
-	etag         string // served and honoured when set
-	cacheControl string
-	docIssuer    string // issuer in the discovery document; "" means srv.URL
-	docJWKSURI   string // jwks_uri; "" means srv.URL+"/keys"
-	discoveryErr int    // status for discovery; 0 means 200
-	delay        time.Duration
-	hold         func(*http.Request) // if set, called before each key set answer
-	lastINM      string
-	lastAccept   string
-
-	jwksHits      atomic.Int32
-	discoveryHits atomic.Int32
-}
-
-func newFakeIssuer(t *testing.T, body []byte) *fakeIssuer {
-	t.Helper()
-	f := &fakeIssuer{body: body}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", f.serveDiscovery)
-	mux.HandleFunc("GET /keys", f.serveKeys)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeIssuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	f.discoveryHits.Add(1)
-	f.mu.Lock()
-	status, iss, uri := f.discoveryErr, f.docIssuer, f.docJWKSURI
-	f.mu.Unlock()
-	if status != 0 {
-		http.Error(w, "unavailable", status)
-		return
-	}
-	if iss == "" {
-		iss = f.srv.URL
-	}
-	if uri == "" {
-		uri = f.srv.URL + "/keys"
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": uri})
-}
-
-func (f *fakeIssuer) serveKeys(w http.ResponseWriter, r *http.Request) {
-	f.jwksHits.Add(1)
-	f.mu.Lock()
-	body, status, etag, cc, delay, hold := f.body, f.status, f.etag, f.cacheControl, f.delay, f.hold
-	f.lastINM = r.Header.Get("If-None-Match")
-	f.lastAccept = r.Header.Get("Accept")
-	f.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay)
-	}
-	if hold != nil {
-		hold(r)
-	}
-	if status != 0 && status != http.StatusOK {
-		http.Error(w, "failing", status)
-		return
-	}
-	if cc != "" {
-		w.Header().Set("Cache-Control", cc)
-	}
-	if etag != "" {
-		w.Header().Set("ETag", etag)
-		if r.Header.Get("If-None-Match") == etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "application/jwk-set+json")
-	_, _ = w.Write(body)
-}
-
-func (f *fakeIssuer) set(fn func(f *fakeIssuer)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-func (f *fakeIssuer) keysURL() string { return f.srv.URL + "/keys" }
-
-// fakeClock is a manually advanced clock for Options.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// signer is raw, one of keys(t), published under kid; alg is what a token
+// would be signed with, and is not published.
+func signer(kid, alg string, raw crypto.Signer) testkit.Key {
+	return testkit.Key{KID: kid, Alg: alg, Private: raw}
 }
 
 // observations records Options.Observe calls.
@@ -261,7 +155,7 @@ func newTestLogger() (*slog.Logger, *testkit.LogBuffer) {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
-// newTestCache builds a Cache over f's key set URL with a fake clock.
+// newTestCache builds a Cache from o, failing the test if New refuses it.
 func newTestCache(t *testing.T, o Options) *Cache {
 	t.Helper()
 	c, err := New(o)
@@ -284,23 +178,6 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// newFakeIssuerTLS is an https issuer whose discovery document points at
-// jwksURI.
-func newFakeIssuerTLS(t *testing.T, jwksURI string) *httptest.Server {
-	t.Helper()
-	var srv *httptest.Server
-	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != discoveryPath {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": srv.URL, "jwks_uri": jwksURI})
-	}))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 // logLines returns the lines of a text log at level ("ERROR", "WARN") that

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // startRun runs c.Run until the test ends and checks that it returns nil.
@@ -34,15 +35,14 @@ func startRun(t *testing.T, c *Cache) {
 // TestRunIssuerDownAtStart: with the issuer down the cache is not ready and
 // says why; Run keeps retrying and picks the keys up once the issuer is back.
 func TestRunIssuerDownAtStart(t *testing.T) {
-	k := keys(t)
-	f := newFakeIssuer(t, jwksJSON(t, jwkJSON(t, &k.ec.PublicKey, map[string]any{"kid": "ec1"})))
-	f.set(func(f *fakeIssuer) { f.discoveryErr = http.StatusServiceUnavailable })
+	f := testkit.NewIssuer(t, signer("ec1", "ES256", keys(t).ec))
+	f.SetFault(testkit.ErrorFault(http.StatusServiceUnavailable, testkit.DiscoveryPath))
 	obs := &observations{}
-	c := newTestCache(t, Options{Issuer: f.srv.URL, Observe: obs.observe})
+	c := newTestCache(t, Options{Issuer: f.URL, Observe: obs.observe})
 	c.backoff = 5 * time.Millisecond // production default stays 1s
 	startRun(t, c)
 
-	waitFor(t, "two failed attempts", 5*time.Second, func() bool { return f.discoveryHits.Load() >= 2 })
+	waitFor(t, "two failed attempts", 5*time.Second, func() bool { return f.Hits(testkit.DiscoveryPath) >= 2 })
 	if _, err := c.Keys(); !errors.Is(err, reason.ErrKeysUnavailable) {
 		t.Fatalf("got %v, want ErrKeysUnavailable", err)
 	}
@@ -56,7 +56,7 @@ func TestRunIssuerDownAtStart(t *testing.T) {
 		t.Errorf("got observe %q, want %q", res, ResultError)
 	}
 
-	f.set(func(f *fakeIssuer) { f.discoveryErr = 0 })
+	f.SetFault(nil)
 	waitFor(t, "keys after the issuer came up", 5*time.Second, c.Ready)
 	if st := c.Status(); st.Keys != 1 || st.LastError != "" {
 		t.Errorf("got status %+v, want 1 key and no error", st)
@@ -67,21 +67,19 @@ func TestRunIssuerDownAtStart(t *testing.T) {
 // max-age longer than refresh_interval does not delay it.
 func TestRunRefreshesPeriodically(t *testing.T) {
 	k := keys(t)
-	f := newFakeIssuer(t, jwksJSON(t, jwkJSON(t, &k.ec.PublicKey, map[string]any{"kid": "ec1"})))
-	f.set(func(f *fakeIssuer) { f.cacheControl = "max-age=3600" })
+	f := testkit.NewIssuer(t, signer("ec1", "ES256", k.ec))
+	f.SetCacheControl("max-age=3600")
 	c := newTestCache(t, Options{
-		JWKSURL:            f.keysURL(),
+		JWKSURL:            f.JWKSURL(),
 		RefreshInterval:    30 * time.Millisecond,
 		MinRefreshInterval: 10 * time.Millisecond,
 		MaxStale:           time.Minute,
 	})
 	startRun(t, c)
-	waitFor(t, "three fetches", 5*time.Second, func() bool { return f.jwksHits.Load() >= 3 })
+	waitFor(t, "three fetches", 5*time.Second, func() bool { return f.Hits(testkit.JWKSPath) >= 3 })
 
 	// The rotated key is picked up by the periodic refresh alone.
-	f.set(func(f *fakeIssuer) {
-		f.body = jwksJSON(t, jwkJSON(t, k.ed.Public(), map[string]any{"kid": "ed1"}))
-	})
+	f.SetKeys(signer("ed1", "EdDSA", k.ed))
 	waitFor(t, "the rotated key", 5*time.Second, func() bool {
 		s, err := c.Keys()
 		return err == nil && s.HasKID("ed1")
@@ -91,10 +89,9 @@ func TestRunRefreshesPeriodically(t *testing.T) {
 // TestRunPacedByOnDemandFetches: an on-demand fetch sets Run's schedule, so
 // the two together stay within one fetch per MinRefreshInterval.
 func TestRunPacedByOnDemandFetches(t *testing.T) {
-	k := keys(t)
-	f := newFakeIssuer(t, jwksJSON(t, jwkJSON(t, &k.ec.PublicKey, map[string]any{"kid": "ec1"})))
+	f := testkit.NewIssuer(t, signer("ec1", "ES256", keys(t).ec))
 	c := newTestCache(t, Options{
-		JWKSURL:            f.keysURL(),
+		JWKSURL:            f.JWKSURL(),
 		RefreshInterval:    time.Hour,
 		MinRefreshInterval: time.Hour,
 		MaxStale:           2 * time.Hour,
@@ -107,7 +104,7 @@ func TestRunPacedByOnDemandFetches(t *testing.T) {
 	// show. Run's timers are on the wall clock; the schedule itself (an
 	// hour away) is not what the sleep waits for.
 	time.Sleep(200 * time.Millisecond)
-	if got := f.jwksHits.Load(); got != 1 {
+	if got := f.Hits(testkit.JWKSPath); got != 1 {
 		t.Errorf("got %d fetches, want 1: Run must not refetch what was just fetched", got)
 	}
 }

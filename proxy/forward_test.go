@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -12,83 +13,194 @@ import (
 	"github.com/authgate/authgate/policy"
 )
 
-// TestHeaderSpoofing sends identity and forwarding headers a client must not
-// be able to set, on every kind of route, and checks what the upstream got.
+// spoofRoutes are the fixture's routes and one of each other kind a
+// request can take: a scope-guarded route, a host-restricted one and its
+// fallback, a method-restricted one, strip_prefix, a public prefix of a
+// guarded path, and a WebSocket route. Routes are tried in order.
+func spoofRoutes(t *testing.T, up string) []Route {
+	auth := fixtureAuth(t)
+	sub := map[string]string{"X-User-Id": "sub"}
+	return append(fixtureRoutes(t, up),
+		Route{Name: "scoped", PathPrefix: "/scoped", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth, Scopes: []string{"read"}, Headers: sub},
+		Route{Name: "vhost-admin", Host: "admin.example", PathPrefix: "/vhost", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth, Headers: sub},
+		Route{Name: "vhost-any", PathPrefix: "/vhost", Upstream: mustURL(t, up), Mode: policy.None},
+		Route{Name: "readonly-get", PathPrefix: "/readonly", Methods: []string{"GET"}, Upstream: mustURL(t, up), Mode: policy.None},
+		Route{Name: "readonly-write", PathPrefix: "/readonly", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth, Headers: sub},
+		Route{Name: "prefix", PathPrefix: "/prefix", Upstream: mustURL(t, up+"/base"), StripPrefix: true, Mode: policy.None},
+		Route{Name: "files-private", PathPrefix: "/files/private", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth, Headers: sub},
+		Route{Name: "files", PathPrefix: "/files", Upstream: mustURL(t, up), Mode: policy.None},
+		Route{Name: "ws", PathPrefix: "/ws", Upstream: mustURL(t, up), Mode: policy.Required, Auth: auth, Headers: sub},
+	)
+}
+
+// spoofedIdentity are the headers some route of spoofRoutes sets, folded
+// (lower case, "_" read as "-"), to their canonical names.
+var spoofedIdentity = map[string]string{}
+
+func init() {
+	for _, h := range []string{"X-User-Id", "X-Roles", "X-Exp", "X-Admin", "X-Pi", "X-Org", "X-Groups", "X-Email", "X-Nothing", "X-Auth-Claims"} {
+		spoofedIdentity[foldHeader(h)] = h
+	}
+}
+
+func foldHeader(name string) string { return strings.ToLower(strings.ReplaceAll(name, "_", "-")) }
+
+// TestHeaderSpoofing sends identity headers a client must not be able to
+// set, in every spelling, with forged forwarding headers and a Connection
+// header naming the gateway's own, over a raw connection (so names and
+// repeats arrive as written) on every kind of route, and checks what the
+// upstream got: every identity header, in any spelling, is the gateway's
+// own, spelled canonically with its one value, or absent; the forwarding
+// headers and X-Request-Id are the gateway's (CONTRACT §3.5, STYLE 3).
+// Stripping runs before routing, on every route: a route that sets no
+// identity header still gets none of the client's. One end-to-end case is
+// internal/gateway's TestHandlerHeaderSpoofing.
 func TestHeaderSpoofing(t *testing.T) {
 	up := newEcho(t)
-	g := newGateway(t, fixtureRoutes(t, up.URL)...)
-	spoof := []string{
-		"X-User-Id", "mallory",
-		"X-Roles", "admin",
-		"X-Auth-Claims", "eyJzdWIiOiJtYWxsb3J5In0",
-		"X-User_Id", "mallory",
-		"x-email", "mallory@example.com",
-		"X-Forwarded-For", "10.0.0.1",
-		"X-Forwarded-Host", "evil.example",
-		"X-Forwarded-Proto", "https",
-		"Forwarded", "for=10.0.0.1;host=evil.example",
-		// Naming a header in Connection makes a proxy drop it as
-		// hop-by-hop; it must not drop the ones the gateway sets.
-		"Connection", "X-User-Id, X-Auth-Claims, X-Request-Id, X-Forwarded-For",
-	}
-	for _, tc := range []struct {
-		name   string
-		target string
-		auth   string
-		user   string // expected X-User-Id
-		claims bool   // X-Auth-Claims expected
+	g := newGateway(t, spoofRoutes(t, up.URL)...)
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"mallory","roles":["admin"]}`))
+	spellings := []struct {
+		name  string
+		lines []string
 	}{
-		{name: "public", target: "/public/x"},
-		{name: "optional anonymous", target: "/opt/x"},
-		{name: "optional with token", target: "/opt/x", auth: "Bearer good", user: "alice"},
-		{name: "required", target: "/api/x", auth: "Bearer good", user: "alice", claims: true},
-		{name: "required, route without identity headers", target: "/plain/x", auth: "Bearer good"},
-	} {
+		{"canonical", []string{"X-User-Id: mallory", "X-Roles: admin", "X-Auth-Claims: " + forged, "X-Email: mallory@example.com"}},
+		{"lower case", []string{"x-user-id: mallory", "x-roles: admin", "x-auth-claims: " + forged, "x-email: mallory@example.com"}},
+		{"upper case", []string{"X-USER-ID: mallory", "X-ROLES: admin", "X-AUTH-CLAIMS: " + forged}},
+		{"underscores", []string{"X_User_Id: mallory", "X_Roles: admin", "X_Auth_Claims: " + forged}},
+		{"lower-case underscores", []string{"x_user_id: mallory", "x_roles: admin", "x_auth_claims: " + forged}},
+		{"mixed - and _", []string{"X-User_Id: mallory", "X_Auth-Claims: " + forged}},
+		{"duplicates", []string{"X-User-Id: mallory", "X-User-Id: root", "X-Roles: admin", "X-Roles: root", "X-Auth-Claims: " + forged, "X-Auth-Claims: " + forged}},
+		{"comma list", []string{"X-User-Id: mallory, alice", "X-Roles: admin,root"}},
+		{"obs-fold value", []string{"X-User-Id: mal\r\n lory", "X-Auth-Claims: " + forged[:10] + "\r\n\t" + forged[10:]}},
+		{"empty values", []string{"X-User-Id:", "X-Roles:", "X-Auth-Claims:"}},
+		{"headers of routes not taken", []string{"X-Exp: 1", "X-Admin: true", "X-Pi: 3", "X-Org: {}", "X-Groups: admin", "X-Nothing: x"}},
+	}
+	var every []string
+	for _, s := range spellings {
+		every = append(every, s.lines...)
+	}
+	api := map[string]string{
+		"X-User-Id": "alice", "X-Roles": "reader,writer", "X-Exp": "1700000000", "X-Admin": "true", "X-Pi": "3.5",
+		"X-Org": `{"id":7,"name":"acme"}`, "X-Groups": "g1,2,false",
+		"X-Auth-Claims": base64.RawURLEncoding.EncodeToString([]byte(alicePayload)),
+	}
+	alice := map[string]string{"X-User-Id": "alice"}
+	bearer := "Authorization: Bearer good"
+	ws := []string{bearer, "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="}
+	routes := []struct {
+		name     string
+		method   string
+		target   string
+		host     string   // "gw" when empty
+		lines    []string // the request's own
+		conn     string   // first member of the Connection header
+		path     string   // the upstream's path
+		want     map[string]string
+		spelling bool // each spelling on its own too, not only all at once
+	}{
+		{name: "public", method: "GET", target: "/public/x", path: "/public/x", spelling: true},
+		{name: "public with a token", method: "GET", target: "/public/x", lines: []string{bearer}, path: "/public/x"},
+		{name: "optional, anonymous", method: "GET", target: "/opt/x", path: "/opt/x", spelling: true},
+		{name: "optional with a token", method: "GET", target: "/opt/x", lines: []string{bearer}, path: "/opt/x", want: alice},
+		{name: "required", method: "GET", target: "/api/x", lines: []string{bearer}, path: "/api/x", want: api, spelling: true},
+		{name: "required, route without identity headers", method: "GET", target: "/plain/x", lines: []string{bearer}, path: "/plain/x"},
+		{name: "scope-guarded with a token", method: "GET", target: "/scoped/x", lines: []string{bearer}, path: "/scoped/x", want: alice},
+		{name: "host-restricted, its fallback", method: "GET", target: "/vhost/x", host: "other.example", path: "/vhost/x"},
+		{name: "host-restricted with a token", method: "GET", target: "/vhost/x", host: "admin.example", lines: []string{bearer}, path: "/vhost/x", want: alice},
+		{name: "method-restricted", method: "GET", target: "/readonly/x", path: "/readonly/x"},
+		{name: "strip_prefix", method: "GET", target: "/prefix/x", path: "/base/x"},
+		{name: "public prefix of a guarded one", method: "POST", target: "/files/x", lines: []string{"Content-Length: 0"}, path: "/files/x"},
+		{name: "WebSocket with a token", method: "GET", target: "/ws/x", lines: ws, conn: "Upgrade", path: "/ws/x", want: alice},
+	}
+	type tcase struct {
+		name, method, target, host, conn, path, requestID string
+		lines                                             []string
+		want                                              map[string]string
+	}
+	var cases []tcase
+	for i, r := range routes {
+		host := cmp.Or(r.host, "gw")
+		conn := cmp.Or(r.conn, "close")
+		if r.spelling {
+			for j, s := range spellings {
+				cases = append(cases, tcase{r.name + "/" + s.name, r.method, r.target, host, conn, r.path,
+					fmt.Sprintf("spoof-%d-%d", i, j), slices.Concat(r.lines, s.lines), r.want})
+			}
+		}
+		// Without an X-Request-Id the gateway's generated one reaches the
+		// upstream, although Connection names it.
+		cases = append(cases, tcase{r.name + "/every spelling at once", r.method, r.target, host, conn, r.path, "",
+			slices.Concat(r.lines, every), r.want})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			hdr := append([]string{"X-Request-Id", "spoof-1"}, spoof...)
-			if tc.auth != "" {
-				hdr = append(hdr, "Authorization", tc.auth)
+			lines := append([]string{
+				"Host: " + tc.host,
+				"Connection: " + tc.conn + ", X-User-Id, X-Auth-Claims, X-Request-Id, X-Forwarded-For",
+				"X-Forwarded-For: 10.0.0.1",
+				"X-Forwarded-Host: evil.example",
+				"X-Forwarded-Proto: https",
+				"Forwarded: for=10.0.0.1;host=evil.example",
+			}, tc.lines...)
+			if tc.requestID != "" {
+				lines = append(lines, "X-Request-Id: "+tc.requestID)
 			}
-			resp, body := g.do(t, "GET", tc.target, hdr...)
+			resp, body := raw(t, g.addr(), tc.method+" "+tc.target+" HTTP/1.1\r\n"+strings.Join(lines, "\r\n")+"\r\n\r\n")
 			e := echoOf(t, resp, body)
-			if got := e.Header.Values("X-User-Id"); tc.user == "" && len(got) != 0 || tc.user != "" && (len(got) != 1 || got[0] != tc.user) {
-				t.Errorf("upstream X-User-Id: got %q, want %q", got, tc.user)
+			if e.Path != tc.path {
+				t.Errorf("upstream path: got %q, want %q", e.Path, tc.path)
 			}
-			if got := e.Header.Values("X-Roles"); tc.name != "required" && len(got) != 0 {
-				t.Errorf("upstream X-Roles: got %q, want none", got)
-			}
-			if got := e.Header.Get("X-Auth-Claims"); tc.claims != (got != "") || strings.Contains(got, "eyJzdWIiOiJtYWxsb3J5In0") {
-				t.Errorf("upstream X-Auth-Claims: got %q, want claims=%v and not the client's", got, tc.claims)
-			}
-			for k := range e.Header {
-				if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), "X-User-Id") && k != "X-User-Id" {
-					t.Errorf("upstream got %q: an underscore variant of an identity header", k)
+			seen := map[string]bool{}
+			for k, vals := range e.Header {
+				canon, ok := spoofedIdentity[foldHeader(k)]
+				if !ok {
+					continue
+				}
+				want, set := tc.want[canon]
+				switch {
+				case !set:
+					t.Errorf("upstream %s: got %q, want none (the client's)", k, vals)
+				case k != canon:
+					t.Errorf("upstream %s: got %q next to the gateway's %s, want only the gateway's", k, vals, canon)
+				case len(vals) != 1 || vals[0] != want:
+					t.Errorf("upstream %s: got %q, want [%q]", k, vals, want)
+				default:
+					seen[canon] = true
 				}
 			}
-			if got := e.Header.Get("X-Email"); got != "" {
-				t.Errorf("upstream X-Email: got %q, want none (absent claim, client value stripped)", got)
+			for name, want := range tc.want {
+				if !seen[name] {
+					t.Errorf("upstream %s: got %q, want [%q] (the gateway's)", name, e.Header.Values(name), want)
+				}
 			}
-			if got := e.Header.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "127.0.0.1" {
-				t.Errorf("upstream X-Forwarded-For: got %q, want [127.0.0.1]", got)
+			for name, want := range map[string]string{
+				"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": tc.host, "X-Forwarded-Proto": "http", "X-Real-Ip": "127.0.0.1",
+			} {
+				if got := e.Header.Values(name); len(got) != 1 || got[0] != want {
+					t.Errorf("upstream %s: got %q, want [%q]", name, got, want)
+				}
 			}
-			if got := e.Header.Get("X-Forwarded-Host"); got != g.addr() {
-				t.Errorf("upstream X-Forwarded-Host: got %q, want %q", got, g.addr())
-			}
-			if got := e.Header.Get("X-Forwarded-Proto"); got != "http" {
-				t.Errorf("upstream X-Forwarded-Proto: got %q, want %q", got, "http")
-			}
-			if got := e.Header.Get("Forwarded"); got != "" {
+			if got := e.Header.Values("Forwarded"); len(got) != 0 {
 				t.Errorf("upstream Forwarded: got %q, want none", got)
 			}
-			if got := e.Header.Get("X-Request-Id"); got != "spoof-1" {
-				t.Errorf("upstream X-Request-Id: got %q, want %q", got, "spoof-1")
+			id := resp.Header.Get("X-Request-Id")
+			if tc.requestID != "" && id != tc.requestID {
+				t.Errorf("response X-Request-Id: got %q, want the client's %q", id, tc.requestID)
+			}
+			if got := e.Header.Values("X-Request-Id"); len(got) != 1 || got[0] != id {
+				t.Errorf("upstream X-Request-Id: got %q, want [%q] (the response's)", got, id)
 			}
 		})
 	}
 }
 
-// TestClaimHeaders checks each claim encoding of CONTRACT §3.5 as the
-// upstream receives it through the real handler.
+// TestClaimHeaders checks the route's header plan as the upstream receives
+// it through the real handler (CONTRACT §3.5): each header from its
+// selector, one of every kind of value, an absent or null claim leaving
+// the header unset, the claims header holding the payload exactly. How
+// each value is encoded is claims.TestHeaderValue's and
+// TestHeaderValueRefused's; how selectors find values, claims.TestLookup's;
+// one end-to-end case is internal/gateway's TestHandlerClaimHeaders.
 func TestClaimHeaders(t *testing.T) {
 	up := newEcho(t)
 	g := newGateway(t, fixtureRoutes(t, up.URL)...)
@@ -125,6 +237,60 @@ func TestClaimHeaders(t *testing.T) {
 			t.Errorf("decoded: got %q, want %q", dec, alicePayload)
 		}
 	})
+}
+
+// TestClaimHeaderValues sends one token per case through a route that
+// forwards sub and a JSON Pointer: an empty value is still a header, a
+// pointer that finds nothing sets none, a claim the route does not forward
+// may hold anything, and a value that cannot be a header value refuses the
+// request with 401 and forwards nothing (a refused sub is in
+// TestErrorResponses).
+func TestClaimHeaderValues(t *testing.T) {
+	up := newEcho(t)
+	cases := []struct {
+		name    string
+		payload string
+		want    map[string][]string // header → values; nil values: not set
+		refused bool
+	}{
+		{"empty string", `{"sub":"","realm_access":{"roles":["r"]}}`,
+			map[string][]string{"X-User-Id": {""}, "X-Roles": {"r"}}, false},
+		{"empty array", `{"sub":"alice","realm_access":{"roles":[]}}`,
+			map[string][]string{"X-User-Id": {"alice"}, "X-Roles": {""}}, false},
+		{"JSON Pointer finds nothing", `{"sub":"alice","realm_access":{"groups":["g"]}}`,
+			map[string][]string{"X-User-Id": {"alice"}, "X-Roles": nil}, false},
+		{"unforwarded claim with a newline", `{"sub":"alice","ctl":"a\nb"}`,
+			map[string][]string{"X-User-Id": {"alice"}, "X-Roles": nil}, false},
+		{"newline behind a JSON Pointer", `{"sub":"alice","realm_access":{"roles":["x\ny"]}}`, nil, true},
+	}
+	auth := fakeAuth{}
+	for _, tc := range cases {
+		auth[strings.ReplaceAll(tc.name, " ", "-")] = authResult{id: identity(t, "main", tc.payload)}
+	}
+	g := newGateway(t, Route{Name: "claims", PathPrefix: "/claims", Upstream: mustURL(t, up.URL), Mode: policy.Required, Auth: auth,
+		Headers: map[string]string{"X-User-Id": "sub", "X-Roles": "/realm_access/roles"}})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.count()
+			resp, body := g.do(t, "GET", "/claims/x", "Authorization", "Bearer "+strings.ReplaceAll(tc.name, " ", "-"))
+			if tc.refused {
+				if e := errorOf(t, resp, body); resp.StatusCode != http.StatusUnauthorized || e.Error != "invalid_token" {
+					t.Errorf("got %d %q, want 401 invalid_token", resp.StatusCode, e.Error)
+				}
+				if got := up.count() - before; got != 0 {
+					t.Errorf("upstream requests: got %d, want 0", got)
+				}
+				return
+			}
+			e := echoOf(t, resp, body)
+			for name, want := range tc.want {
+				got, present := e.Header[name]
+				if want == nil && present || want != nil && !slices.Equal(got, want) {
+					t.Errorf("upstream %s: got %q (present: %v), want %q", name, got, present, want)
+				}
+			}
+		})
+	}
 }
 
 func TestRequestID(t *testing.T) {

@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/internal/testkit"
-
 	"github.com/authgate/authgate/internal/demo"
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 func get(t *testing.T, url, token string, hdr map[string]string) (*http.Response, []byte) {
@@ -56,11 +55,7 @@ routes:
 // tokens through it, reloads it with SIGHUP and stops it with SIGTERM.
 func TestBinaryEndToEnd(t *testing.T) {
 	bin := testkit.Binary(t)
-	is, err := demo.NewIssuer("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer is.Close()
+	is := testkit.NewIssuer(t)
 	up, err := demo.NewEcho("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +84,11 @@ func TestBinaryEndToEnd(t *testing.T) {
 	gw, admin := "http://"+listening["listen"].(string), listening["admin"].(string)
 	testkit.WaitReady(t, admin)
 
-	good, _ := is.Token(map[string]any{"sub": "alice", "aud": "e2e-api"}, time.Hour)
-	expired, _ := is.Token(map[string]any{"sub": "alice", "aud": "e2e-api"}, -time.Hour)
-	wrongAud, _ := is.Token(map[string]any{"sub": "alice", "aud": "other"}, time.Hour)
+	key, now := is.Keys()[0], time.Now()
+	good := is.Token(t, key, map[string]any{"sub": "alice", "aud": "e2e-api"})
+	expired := is.Token(t, key, map[string]any{"sub": "alice", "aud": "e2e-api",
+		"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
+	wrongAud := is.Token(t, key, map[string]any{"sub": "alice", "aud": "other"})
 
 	resp, body := get(t, gw+"/api/orders?x=1", good, map[string]string{"X-User-Id": "mallory"})
 	if resp.StatusCode != 200 {

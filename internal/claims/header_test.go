@@ -22,6 +22,7 @@ func TestHeaderValue(t *testing.T) {
 		{name: "string with inner spaces", in: "Ada Lovelace", want: "Ada Lovelace"},
 		{name: "empty string", in: "", want: ""},
 		{name: "json integer", in: json.Number("1700000000"), want: "1700000000"},
+		{name: "json integer 2^53+1", in: json.Number("9007199254740993"), want: "9007199254740993"},
 		{name: "json integer beyond float64", in: json.Number("12345678901234567890123"), want: "12345678901234567890123"},
 		{name: "json negative integer", in: json.Number("-42"), want: "-42"},
 		{name: "json float", in: json.Number("1.5"), want: "1.5"},
@@ -67,6 +68,7 @@ func TestHeaderValueRefused(t *testing.T) {
 	}{
 		{name: "LF", in: "alice\nX-Admin: true"},
 		{name: "CR", in: "a\rb"},
+		{name: "CRLF and a header line", in: "a\r\nX-Injected: 1"},
 		{name: "NUL", in: "a\x00b"},
 		{name: "DEL", in: "a\x7fb"},
 		{name: "escape", in: "\x1b[31m"},

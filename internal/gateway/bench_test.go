@@ -8,11 +8,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/authgate/authgate/internal/testkit"
-
-	"github.com/authgate/authgate/internal/demo"
 )
 
 // BenchmarkGateway compares a request through the whole gateway (ES256
@@ -20,11 +17,7 @@ import (
 // headers) with the same request through a bare httputil.ReverseProxy to
 // the same upstream. Read the two as a ratio within one run.
 func BenchmarkGateway(b *testing.B) {
-	is, err := demo.NewIssuer("127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer is.Close()
+	is := testkit.NewIssuer(b) // one ES256 key
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
@@ -42,10 +35,7 @@ routes:
     forward: { headers: { X-User-Id: sub, X-User-Email: email } }
 `, is.URL, up.URL))
 	waitReady(b, admin)
-	token, err := is.Token(map[string]any{"sub": "alice", "email": "a@example.com", "aud": "api"}, time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
+	token := is.Token(b, is.Keys()[0], map[string]any{"sub": "alice", "email": "a@example.com", "aud": "api"})
 	target, _ := url.Parse(up.URL)
 	bare := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
 	defer bare.Close()

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/authgate/authgate/internal/demo"
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // chromiumPath is Debian's Chromium, which CI installs (.ci/run).
@@ -180,11 +181,7 @@ func visit(t *testing.T, browserCtx context.Context, pageURL string) string {
 func TestBrowserCORS(t *testing.T) {
 	browser := startBrowser(t)
 
-	is, err := demo.NewIssuer("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { is.Close() })
+	is := testkit.NewIssuer(t)
 	echo, err := demo.NewEcho("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -215,14 +212,10 @@ routes:
 	front := newMethodCounter(t, gw)
 	waitReady(t, admin)
 
-	good, err := is.Token(map[string]any{"sub": "user-42", "aud": "browser-api"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expired, err := is.Token(map[string]any{"sub": "user-42", "aud": "browser-api"}, -time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := is.Token(t, is.Keys()[0], map[string]any{"sub": "user-42", "aud": "browser-api"})
+	now := time.Now()
+	expired := is.Token(t, is.Keys()[0], map[string]any{"sub": "user-42", "aud": "browser-api",
+		"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
 	cases["ok"] = [2]string{front.URL + "/api/me", good}
 	cases["other"] = [2]string{front.URL + "/api/other", good}
 	cases["expired"] = [2]string{front.URL + "/api/expired", expired}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,29 +131,17 @@ func TestCookbookInREADME(t *testing.T) {
 // through and one it refuses.
 func TestCookbook(t *testing.T) {
 	k := fixtureKeys(t)
-	jwks := jwksDoc(t, publicJWK(t, k.rsa, "rsa-1", "RS256"))
-	var base string
-	issSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path == "/jwks" {
-			_, _ = w.Write(jwks)
-			return
+	// One server holds every provider's issuer, each under a path shaped
+	// like that provider's.
+	srv := testkit.NewIssuer(t)
+	base := srv.URL
+	key := testkit.Key{KID: "rsa-1", Alg: "RS256", Private: k.rsa, PublishAlg: true}
+	for _, tc := range cookbookCases {
+		is := srv.Mount(strings.TrimSuffix(tc.issPath, "/"), key)
+		if strings.HasSuffix(tc.issPath, "/") { // Auth0's iss ends in a slash
+			is.SetDiscoveryIssuer(base + tc.issPath)
 		}
-		prefix, ok := strings.CutSuffix(r.URL.Path, "/.well-known/openid-configuration")
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		iss := base + prefix
-		for _, tc := range cookbookCases { // Auth0's iss ends in a slash
-			if strings.TrimSuffix(tc.issPath, "/") == prefix {
-				iss = base + tc.issPath
-			}
-		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": base + "/jwks"})
-	}))
-	t.Cleanup(issSrv.Close)
-	base = issSrv.URL
+	}
 	echo, err := demo.NewEcho("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -387,9 +387,14 @@ func TestFaultKeyRemoved(t *testing.T) {
 }
 
 // TestFaultRotationWithOverlap: the issuer publishes a new key next to the
-// old one, then retires the old one. During the overlap both verify; the
-// first tokens with the new kid cause exactly one refetch between them. The
-// retirement takes effect at the next fetch.
+// old one, then retires the old one. Until the configured
+// min_refresh_interval has passed since the last fetch, the new kid is
+// refused at once without a fetch; then the first tokens with it cause
+// exactly one refetch between them, shared while a slow key set endpoint
+// holds it open. During the overlap both keys verify; the retirement takes
+// effect at the next fetch. This is the end-to-end case of the unknown-kid
+// refetch; its rules are tested in jwks (TestRotation,
+// TestFloodOfUnknownKIDs) and internal/verify (TestUnknownKIDRefetch).
 func TestFaultRotationWithOverlap(t *testing.T) {
 	k1, k2, k3 := testkit.NewECKey(t, "k1"), testkit.NewECKey(t, "k2"), testkit.NewECKey(t, "k3")
 	is := testkit.NewIssuer(t, k1)
@@ -404,7 +409,19 @@ func TestFaultRotationWithOverlap(t *testing.T) {
 
 	is.SetKeys(k1, k2)
 	before := is.Hits(testkit.JWKSPath)
-	e.clock.Advance(minRefresh) // min_refresh_interval has passed since the initial fetch
+	e.clock.Advance(minRefresh - time.Second) // past the default (30s), not the configured interval
+	r := get(t, e.gw+"/api/x", tok2)
+	wantError(t, "new kid inside min_refresh_interval", r, http.StatusUnauthorized, "invalid_token")
+	if got := e.logs.Access(t, r.id)["reason"]; got != "unknown_key" {
+		t.Errorf("new kid inside min_refresh_interval: logged reason: got %q, want unknown_key", got)
+	}
+	if got := is.Hits(testkit.JWKSPath) - before; got != 0 {
+		t.Errorf("got %d key set fetches inside min_refresh_interval, want 0", got)
+	}
+	// min_refresh_interval has now passed since the initial fetch; the
+	// refetch stays in flight while the requests pile up.
+	e.clock.Advance(time.Second)
+	is.SetDelay(300 * time.Millisecond)
 	const n = 16
 	replies := make([]reply, n)
 	var wg sync.WaitGroup
@@ -412,6 +429,7 @@ func TestFaultRotationWithOverlap(t *testing.T) {
 		wg.Go(func() { replies[i] = get(t, e.gw+"/api/x", tok2) })
 	}
 	wg.Wait()
+	is.SetDelay(0)
 	for i, r := range replies {
 		wantServed(t, fmt.Sprintf("new kid, request %d", i), r)
 	}
@@ -425,7 +443,7 @@ func TestFaultRotationWithOverlap(t *testing.T) {
 	e.clock.Advance(minRefresh)
 	// A token with a kid the gateway does not know causes the next fetch.
 	wantError(t, "unpublished kid", get(t, e.gw+"/api/x", e.token(t, k3)), http.StatusUnauthorized, "invalid_token")
-	r := get(t, e.gw+"/api/x", tok1)
+	r = get(t, e.gw+"/api/x", tok1)
 	wantError(t, "old kid after the fetch", r, http.StatusUnauthorized, "invalid_token")
 	if got := e.logs.Access(t, r.id)["reason"]; got != "unknown_key" {
 		t.Errorf("old kid after the fetch: logged reason: got %q, want unknown_key", got)

@@ -9,10 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,29 +158,14 @@ func fetch(t *testing.T, method, url, token string) (*http.Response, string) {
 // down, answers 503 with Retry-After and is not ready; when the issuer comes
 // up, the background fetch recovers without a restart (CONTRACT §5).
 func TestIssuerDownAtStart(t *testing.T) {
-	is, err := demo.NewIssuer("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer is.Close()
+	is := testkit.NewIssuer(t)
+	// The issuer answers 503 until the test clears the fault.
+	is.SetFault(testkit.ErrorFault(http.StatusServiceUnavailable))
 	up, err := demo.NewEcho("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer up.Close()
-
-	// The JWKS is served through a front that fails until switched on.
-	var online atomic.Bool
-	target, _ := url.Parse(is.URL)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !online.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer front.Close()
 
 	gw, admin, _ := serveTest(t, fmt.Sprintf(`
 server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }
@@ -191,9 +173,9 @@ issuers:
   - { name: flaky, issuer: %q, jwks_url: %q, audiences: [api] }
 routes:
   - { name: api, match: { path_prefix: / }, upstream: { url: %q } }
-`, is.URL, front.URL+"/jwks.json", up.URL))
+`, is.URL, is.JWKSURL(), up.URL))
 
-	token, _ := is.Token(map[string]any{"sub": "alice", "aud": "api"}, time.Hour)
+	token := is.Token(t, is.Keys()[0], map[string]any{"sub": "alice", "aud": "api"})
 	resp, body := fetch(t, "GET", gw+"/x", token)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("issuer down: got %d, want 503: %s", resp.StatusCode, body)
@@ -213,7 +195,7 @@ routes:
 		t.Errorf("healthz: got %d, want 200", resp.StatusCode)
 	}
 
-	online.Store(true)
+	is.SetFault(nil)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, _ := fetch(t, "GET", admin+"/readyz", "")

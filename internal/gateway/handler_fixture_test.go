@@ -19,18 +19,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/internal/testkit"
-
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/authgate/authgate/internal/demo"
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // testKeys are generated once per test binary: RSA 2048 is slow under -race.
 type testKeys struct {
 	rsa, rsaOther, nokid *rsa.PrivateKey
-	ec, ecOther, rot     *ecdsa.PrivateKey
-	rotNew               *ecdsa.PrivateKey
+	ec, ecOther          *ecdsa.PrivateKey
 	ed, edOther          ed25519.PrivateKey
 }
 
@@ -45,7 +43,7 @@ func fixtureKeys(t *testing.T) *testKeys {
 		r := func() *rsa.PrivateKey { k, _ := rsa.GenerateKey(rand.Reader, 2048); return k }
 		e := func() *ecdsa.PrivateKey { k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); return k }
 		d := func() ed25519.PrivateKey { _, k, _ := ed25519.GenerateKey(rand.Reader); return k }
-		keysVal = testKeys{rsa: r(), rsaOther: r(), nokid: r(), ec: e(), ecOther: e(), rot: e(), rotNew: e(), ed: d(), edOther: d()}
+		keysVal = testKeys{rsa: r(), rsaOther: r(), nokid: r(), ec: e(), ecOther: e(), ed: d(), edOther: d()}
 	})
 	if keysVal.rsa == nil || keysVal.rsaOther == nil || keysVal.nokid == nil {
 		t.Fatal("key generation failed")
@@ -75,25 +73,10 @@ func publicJWK(t *testing.T, priv any, kid, alg string) jwk.Key {
 	return pub
 }
 
-func jwksDoc(t *testing.T, ks ...jwk.Key) []byte {
-	t.Helper()
-	set := jwk.NewSet()
-	for _, k := range ks {
-		if err := set.AddKey(k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// gwFixture is a started gateway with its issuer, upstream and attacker.
+// gwFixture is a started gateway with its issuers, upstream and attacker.
 type gwFixture struct {
 	gw, admin string
-	base      string // issuer server; issuer i has iss base+"/"+i
+	base      string // the issuers' server; issuer i has iss base+"/"+i
 	keys      *testKeys
 	// clock is the gateway's: it stands still unless a test advances it,
 	// and claims reads it, so tokens are valid, expired or early by the
@@ -101,15 +84,10 @@ type gwFixture struct {
 	// whole second, as token times are.
 	clock *testkit.Clock
 
-	upHits       atomic.Int64 // requests that reached the echo upstream
-	attackerHits atomic.Int64 // requests that reached the attacker's server
-	attacker     string
+	issuers  map[string]*testkit.Issuer // by path under base: a, n, t, s, b
+	attacker *testkit.Issuer            // the attacker's server, for jku and x5u
 
-	jwksDelay atomic.Int64 // nanoseconds each key set response waits
-
-	mu       sync.Mutex
-	jwks     map[string][]byte // issuer path → JWKS document
-	jwksHits map[string]int
+	upHits atomic.Int64 // requests that reached the echo upstream
 }
 
 // The issuers of the fixture, by path under the issuer server:
@@ -119,7 +97,6 @@ type gwFixture struct {
 //	t  typed   same keys; token_types [at+jwt]
 //	s  strict  same keys; required_claims [exp, email]
 //	b  nokid   one RSA key without kid
-//	r  rot     EC rot-1; min_refresh_interval 1m: advancing the clock by it allows a refetch
 const fixtureYAML = `
 server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }
 log: { access: false }
@@ -129,12 +106,11 @@ issuers:
   - { name: typed,  issuer: "{B}/t", audiences: [api], token_types: [at+jwt] }
   - { name: strict, issuer: "{B}/s", audiences: [api], required_claims: [exp, email] }
   - { name: nokid,  issuer: "{B}/b", audiences: [api] }
-  - { name: rot,    issuer: "{B}/r", audiences: [api], jwks: { min_refresh_interval: 1m } }
 routes:
   - name: req
     match: { path_prefix: /req }
     upstream: { url: "{U}" }
-    auth: { issuers: [main, nokid, rot] }
+    auth: { issuers: [main, nokid] }
     forward: { headers: { X-User-Id: sub }, claims_header: X-Auth-Claims }
   - name: opt
     match: { path_prefix: /opt }
@@ -170,54 +146,30 @@ routes:
         X-Ctl: ctl
 `
 
-// newFixture starts the issuer server, a counting front for the echo
-// upstream, an attacker server and the gateway, and waits for /readyz.
+// newFixture starts the issuers (one server, each under its path), a
+// counting front for the echo upstream, an attacker server and the
+// gateway, and waits for /readyz.
 func newFixture(t *testing.T) *gwFixture {
 	t.Helper()
 	k := fixtureKeys(t)
-	fx := &gwFixture{keys: k, jwksHits: map[string]int{}, clock: testkit.NewClock(time.Now().Truncate(time.Second))}
+	fx := &gwFixture{keys: k, clock: testkit.NewClock(time.Now().Truncate(time.Second))}
 	// rsa-enc (use enc) and rsa-512 (alg RS512) hold the nokid key: they
 	// must serve only what their use and alg allow.
-	enc := publicJWK(t, k.nokid, "rsa-enc", "")
-	_ = enc.Set(jwk.KeyUsageKey, "enc")
-	shared := jwksDoc(t, publicJWK(t, k.rsa, "rsa-1", ""), publicJWK(t, k.ec, "ec-1", "ES256"), publicJWK(t, k.ed, "ed-1", "EdDSA"),
-		enc, publicJWK(t, k.nokid, "rsa-512", "RS512"))
-	fx.jwks = map[string][]byte{
-		"a": shared, "n": shared, "t": shared, "s": shared,
-		"b": jwksDoc(t, publicJWK(t, k.nokid, "", "RS256")),
-		"r": jwksDoc(t, publicJWK(t, k.rot, "rot-1", "ES256")),
+	shared := []testkit.Key{
+		{KID: "rsa-1", Alg: "RS256", Private: k.rsa},
+		{KID: "ec-1", Alg: "ES256", Private: k.ec, PublishAlg: true},
+		{KID: "ed-1", Alg: "EdDSA", Private: k.ed, PublishAlg: true},
+		{KID: "rsa-enc", Alg: "RS256", Private: k.nokid, Use: "enc"},
+		{KID: "rsa-512", Alg: "RS512", Private: k.nokid, PublishAlg: true},
 	}
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{iss}/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		iss := fx.base + "/" + r.PathValue("iss")
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": iss + "/jwks"})
-	})
-	mux.HandleFunc("GET /{iss}/jwks", func(w http.ResponseWriter, r *http.Request) {
-		fx.mu.Lock()
-		doc, ok := fx.jwks[r.PathValue("iss")]
-		fx.jwksHits[r.PathValue("iss")]++
-		fx.mu.Unlock()
-		time.Sleep(time.Duration(fx.jwksDelay.Load()))
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		_, _ = w.Write(doc)
-	})
-	issSrv := httptest.NewServer(mux)
-	t.Cleanup(issSrv.Close)
-	fx.base = issSrv.URL
-
-	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fx.attackerHits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwksDoc(t, publicJWK(t, k.rsaOther, "atk-1", "")))
-	}))
-	t.Cleanup(attacker.Close)
-	fx.attacker = attacker.URL
+	srv := testkit.NewIssuer(t) // its own endpoints at the root go unused
+	fx.base = srv.URL
+	fx.issuers = map[string]*testkit.Issuer{
+		"a": srv.Mount("/a", shared...), "n": srv.Mount("/n", shared...),
+		"t": srv.Mount("/t", shared...), "s": srv.Mount("/s", shared...),
+		"b": srv.Mount("/b", testkit.Key{Alg: "RS256", Private: k.nokid, PublishAlg: true}),
+	}
+	fx.attacker = testkit.NewIssuer(t, testkit.Key{KID: "atk-1", Alg: "RS256", Private: k.rsaOther})
 
 	echo, err := demo.NewEcho("127.0.0.1:0")
 	if err != nil {
@@ -253,17 +205,8 @@ func newFixture(t *testing.T) *gwFixture {
 
 func (fx *gwFixture) iss(name string) string { return fx.base + "/" + name }
 
-func (fx *gwFixture) hits(iss string) int {
-	fx.mu.Lock()
-	defer fx.mu.Unlock()
-	return fx.jwksHits[iss]
-}
-
-func (fx *gwFixture) publish(iss string, doc []byte) {
-	fx.mu.Lock()
-	defer fx.mu.Unlock()
-	fx.jwks[iss] = doc
-}
+// hits is how many key set requests issuer iss has received.
+func (fx *gwFixture) hits(iss string) int { return fx.issuers[iss].Hits(testkit.JWKSPath) }
 
 // now is the gateway's time in Unix seconds, for iat, nbf and exp.
 func (fx *gwFixture) now() int64 { return fx.clock.Now().Unix() }

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,13 +20,14 @@ import (
 )
 
 // Key is a signing key pair a fake issuer publishes: its kid, the alg it
-// signs with (also published as the JWK's alg when PublishAlg is set) and
-// the private key.
+// signs with (also published as the JWK's alg when PublishAlg is set), the
+// private key, and the JWK's use ("sig" when empty).
 type Key struct {
 	KID        string
 	Alg        string
 	Private    crypto.Signer
 	PublishAlg bool
+	Use        string
 }
 
 // NewRSAKey generates a 2048-bit RSA key that signs RS256.
@@ -58,8 +61,8 @@ func NewEd25519Key(tb testing.TB, kid string) Key {
 }
 
 // JWKSet renders the public halves of keys as a JWK Set document
-// (RFC 7517 §5), each with use "sig", its kid when set, and its alg when
-// PublishAlg is set.
+// (RFC 7517 §5), each with its use ("sig" unless Use says otherwise), its
+// kid when set, and its alg when PublishAlg is set.
 func JWKSet(tb testing.TB, keys ...Key) []byte {
 	tb.Helper()
 	set := jwk.NewSet()
@@ -68,7 +71,11 @@ func JWKSet(tb testing.TB, keys ...Key) []byte {
 		if err != nil {
 			tb.Fatalf("jwk.PublicKeyOf(%T): %v", k.Private, err)
 		}
-		_ = pub.Set(jwk.KeyUsageKey, "sig")
+		use := k.Use
+		if use == "" {
+			use = "sig"
+		}
+		_ = pub.Set(jwk.KeyUsageKey, use)
 		if k.KID != "" {
 			_ = pub.Set(jwk.KeyIDKey, k.KID)
 		}
@@ -87,23 +94,37 @@ func JWKSet(tb testing.TB, keys ...Key) []byte {
 }
 
 // Issuer is a fake OpenID provider on loopback: a discovery document at
-// /.well-known/openid-configuration naming itself and its key set at
-// /jwks. Its keys can rotate and faults can be injected while a gateway
-// uses it. Its URL is the issuer identifier.
+// DiscoveryPath naming itself and its key set at JWKSPath. Its keys can
+// rotate, its answers can be slowed, made conditional (ETag) or cacheable
+// (Cache-Control), and faults can be injected while a gateway uses it. It
+// counts the requests it receives and keeps the header of the last one to
+// each path. Several issuers can share one server, each under its own path
+// (Mount).
 type Issuer struct {
 	*httptest.Server
-	tb testing.TB
-	sw *SwitchServer
+	// URL is the issuer identifier: the server's URL, followed by the
+	// issuer's path for one added with Mount. It shadows Server.URL.
+	URL string
 
-	mu        sync.Mutex
-	keys      []Key
-	jwks      []byte // overrides the rendered key set when non-nil
-	docIssuer *string
-	fault     func(http.ResponseWriter, *http.Request) bool
-	hits      map[string]int
+	tb   testing.TB
+	sw   *SwitchServer
+	root *Issuer // the issuer that owns the server: itself, unless mounted
+
+	mu           sync.Mutex
+	keys         []Key
+	jwks         []byte // overrides the rendered key set when non-nil
+	docIssuer    *string
+	docJWKSURI   *string
+	fault        func(http.ResponseWriter, *http.Request) bool
+	delay        time.Duration
+	etag         string
+	cacheControl string
+	hits         map[string]int
+	headers      map[string]http.Header // of the last request, by path
+	mounts       map[string]*Issuer     // on the root only: path → issuer
 }
 
-// Well-known paths of the fake issuer.
+// Well-known paths of the fake issuer, under its URL.
 const (
 	DiscoveryPath = "/.well-known/openid-configuration"
 	JWKSPath      = "/jwks"
@@ -113,32 +134,130 @@ const (
 // with kid "k1" is generated. It stops when the test ends.
 func NewIssuer(tb testing.TB, keys ...Key) *Issuer {
 	tb.Helper()
-	if len(keys) == 0 {
-		keys = []Key{NewECKey(tb, "k1")}
-	}
-	is := &Issuer{tb: tb, keys: keys, hits: map[string]int{}}
-	is.sw = NewSwitchServer(tb, http.HandlerFunc(is.serve))
-	is.Server = is.sw.Server
+	return newIssuer(tb, false, keys)
+}
+
+// NewTLSIssuer is NewIssuer on https, with httptest's certificate: its
+// Client trusts it.
+func NewTLSIssuer(tb testing.TB, keys ...Key) *Issuer {
+	tb.Helper()
+	return newIssuer(tb, true, keys)
+}
+
+func newIssuer(tb testing.TB, useTLS bool, keys []Key) *Issuer {
+	tb.Helper()
+	is := newState(tb, keys)
+	is.root, is.mounts = is, map[string]*Issuer{}
+	is.sw = newSwitchServer(tb, http.HandlerFunc(is.serve), useTLS)
+	is.Server, is.URL = is.sw.Server, is.sw.URL
 	return is
 }
 
+func newState(tb testing.TB, keys []Key) *Issuer {
+	tb.Helper()
+	if len(keys) == 0 {
+		keys = []Key{NewECKey(tb, "k1")}
+	}
+	return &Issuer{tb: tb, keys: keys, hits: map[string]int{}, headers: map[string]http.Header{}}
+}
+
+// Mount adds an issuer to is's server under path, a path from the server's
+// root such as "/realms/shop" (it starts with "/" and does not end with
+// one), and returns it. Its URL is the server's URL followed by path, its
+// endpoints are at path+DiscoveryPath and path+JWKSPath, and it has its own
+// keys (one ES256 key "k1" when none are given), knobs and counts: paths it
+// is asked about (Hits, LastHeader, and the request a fault sees) are under
+// its own, so DiscoveryPath and JWKSPath name its endpoints. Requests under
+// path are served and counted by the mounted issuer alone. SetDown on any
+// issuer of a server takes the server, and so every issuer on it, down.
+func (is *Issuer) Mount(path string, keys ...Key) *Issuer {
+	is.tb.Helper()
+	if !strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.ContainsAny(path, "?#") {
+		is.tb.Fatalf("Mount(%q): want a path that starts with / and does not end with one", path)
+	}
+	sub := newState(is.tb, keys)
+	sub.root, sub.sw, sub.Server, sub.URL = is.root, is.sw, is.Server, is.Server.URL+path
+	root := is.root
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	if root.mounts[path] != nil {
+		is.tb.Fatalf("Mount(%q): already mounted", path)
+	}
+	root.mounts[path] = sub
+	return sub
+}
+
+// serve hands a request under a mounted path to that issuer, with the path
+// under the issuer's own, and answers any other itself.
 func (is *Issuer) serve(w http.ResponseWriter, r *http.Request) {
+	if sub, rel := is.mounted(r.URL.Path); sub != nil {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path, u.RawPath = rel, ""
+		r2.URL = &u
+		sub.answer(w, r2)
+		return
+	}
+	is.answer(w, r)
+}
+
+// mounted returns the issuer mounted at the longest path that path is
+// under, and path under it; nil when there is none.
+func (is *Issuer) mounted(path string) (*Issuer, string) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	var sub *Issuer
+	var rel string
+	n := 0
+	for p, m := range is.mounts {
+		if rest, ok := strings.CutPrefix(path, p); ok && strings.HasPrefix(rest, "/") && len(p) > n {
+			sub, rel, n = m, rest, len(p)
+		}
+	}
+	return sub, rel
+}
+
+func (is *Issuer) answer(w http.ResponseWriter, r *http.Request) {
 	is.mu.Lock()
 	is.hits[r.URL.Path]++
-	fault, keys, doc, docIssuer := is.fault, is.keys, is.jwks, is.docIssuer
+	is.headers[r.URL.Path] = r.Header.Clone()
+	fault, keys, doc, delay, etag, cc := is.fault, is.keys, is.jwks, is.delay, is.etag, is.cacheControl
+	iss, jwksURI := is.URL, is.URL+JWKSPath
+	if is.docIssuer != nil {
+		iss = *is.docIssuer
+	}
+	if is.docJWKSURI != nil {
+		jwksURI = *is.docJWKSURI
+	}
 	is.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done(): // the client gave up
+			t.Stop()
+			return
+		}
+	}
 	if fault != nil && fault(w, r) {
 		return
 	}
 	switch r.URL.Path {
 	case DiscoveryPath:
-		iss := is.URL
-		if docIssuer != nil {
-			iss = *docIssuer
-		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": is.URL + JWKSPath})
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": jwksURI})
 	case JWKSPath:
+		if cc != "" {
+			w.Header().Set("Cache-Control", cc)
+		}
+		if etag != "" {
+			w.Header().Set("ETag", etag)
+			if r.Header.Get("If-None-Match") == etag {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
 		if doc == nil {
 			doc = JWKSet(is.tb, keys...)
 		}
@@ -176,11 +295,20 @@ func (is *Issuer) SetJWKS(doc []byte) {
 }
 
 // SetDiscoveryIssuer makes the discovery document name iss instead of the
-// issuer's own URL.
+// issuer's own URL; SetDiscoveryIssuer(is.URL) undoes it.
 func (is *Issuer) SetDiscoveryIssuer(iss string) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	is.docIssuer = &iss
+}
+
+// SetDiscoveryJWKSURI makes the discovery document's jwks_uri uri instead
+// of the issuer's own key set URL; SetDiscoveryJWKSURI(is.JWKSURL()) undoes
+// it.
+func (is *Issuer) SetDiscoveryJWKSURI(uri string) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.docJWKSURI = &uri
 }
 
 // SetFault installs f in front of every endpoint: when it returns true it
@@ -192,16 +320,76 @@ func (is *Issuer) SetFault(f func(http.ResponseWriter, *http.Request) bool) {
 	is.fault = f
 }
 
-// SetDown takes the issuer off the network (true): its port closes, so
-// connections are refused, and open ones are dropped. False brings it back
-// on the same URL. Call it from the test's goroutine.
+// ErrorFault is a fault for SetFault that answers status, with a short text
+// body, to requests for paths, or to every request when none are given.
+func ErrorFault(status int, paths ...string) func(http.ResponseWriter, *http.Request) bool {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if len(paths) > 0 && !slices.Contains(paths, r.URL.Path) {
+			return false
+		}
+		http.Error(w, "fault injected by the test", status)
+		return true
+	}
+}
+
+// SetDelay makes every answer, a fault's included, wait d first: a slow
+// issuer that keeps a fetch in flight. Zero removes the delay. A request
+// whose client gives up meanwhile gets no answer.
+func (is *Issuer) SetDelay(d time.Duration) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.delay = d
+}
+
+// SetETag makes the key set answer carry ETag tag, and answer 304 Not
+// Modified without a body to a request whose If-None-Match is exactly tag
+// (RFC 9110 §13.1.2). "" turns it off.
+func (is *Issuer) SetETag(tag string) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.etag = tag
+}
+
+// SetCacheControl makes the key set answer carry Cache-Control v; "" sends
+// none.
+func (is *Issuer) SetCacheControl(v string) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.cacheControl = v
+}
+
+// SetDown takes the issuer's server off the network (true): its port
+// closes, so connections are refused, and open ones are dropped. False
+// brings it back on the same URL. Every issuer mounted on the server goes
+// with it. Call it from the test's goroutine.
 func (is *Issuer) SetDown(down bool) { is.sw.SetDown(down) }
 
-// Hits returns how many requests path has received.
+// Hits returns how many requests path (under the issuer's URL) has
+// received.
 func (is *Issuer) Hits(path string) int {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	return is.hits[path]
+}
+
+// TotalHits returns how many requests the issuer has received, on any
+// path. On a server's own issuer it leaves out those of mounted issuers.
+func (is *Issuer) TotalHits() int {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	n := 0
+	for _, h := range is.hits {
+		n += h
+	}
+	return n
+}
+
+// LastHeader returns a copy of the header of the last request to path
+// (under the issuer's URL), or nil when there has been none.
+func (is *Issuer) LastHeader(path string) http.Header {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.headers[path].Clone()
 }
 
 // Token signs a token with key whose claims are iss (this issuer), iat

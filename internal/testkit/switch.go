@@ -40,10 +40,20 @@ type SwitchServer struct {
 // NewSwitchServer starts a SwitchServer, up, serving h.
 func NewSwitchServer(tb testing.TB, h http.Handler) *SwitchServer {
 	tb.Helper()
+	return newSwitchServer(tb, h, false)
+}
+
+// newSwitchServer is NewSwitchServer, on https with useTLS.
+func newSwitchServer(tb testing.TB, h http.Handler, useTLS bool) *SwitchServer {
+	tb.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	g := &gateListener{addr: srv.Listener.Addr(), cur: srv.Listener}
 	srv.Listener = g
-	srv.Start()
+	if useTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	tb.Cleanup(srv.Close)
 	return &SwitchServer{Server: srv, tb: tb, gate: g}
 }

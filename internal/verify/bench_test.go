@@ -3,17 +3,16 @@ package verify
 import (
 	"context"
 	"testing"
+
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // BenchmarkVerify measures the whole of Verify against a primed real key
 // cache, so it includes parsing, key lookup, signature and claim checks.
 func BenchmarkVerify(b *testing.B) {
 	k := keys(b)
-	clk := newClock()
-	srv := newJWKSServer(b,
-		pubJWK{kid: "rsa1", pub: &k.rsa.PublicKey},
-		pubJWK{kid: "ec1", pub: &k.ec.PublicKey},
-	)
+	clk := testkit.NewClock(testNow)
+	srv := testkit.NewIssuer(b, published("rsa1", "", k.rsa), published("ec1", "", k.ec))
 	is := mustIssuer(b, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api"}, Keys: newCache(b, srv, clk), Now: clk.Now})
 	v := mustVerifier(b, nil, is)
 	for _, bc := range []struct {

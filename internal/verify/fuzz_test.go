@@ -30,12 +30,8 @@ import (
 // verdict.
 func FuzzVerify(f *testing.F) {
 	k := keys(f)
-	clk := newClock()
-	srv := newJWKSServer(f,
-		pubJWK{kid: "ec1", pub: &k.ec.PublicKey},
-		pubJWK{kid: "rsa1", pub: &k.rsa.PublicKey},
-		pubJWK{kid: "ed1", pub: k.ed.Public()},
-	)
+	clk := testkit.NewClock(testNow)
+	srv := testkit.NewIssuer(f, published("ec1", "", k.ec), published("rsa1", "", k.rsa), published("ed1", "", k.ed))
 	is := mustIssuer(f, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api"}, Keys: newCache(f, srv, clk), Now: clk.Now})
 	v := mustVerifier(f, nil, is)
 	_, evilEd, err := ed25519.GenerateKey(rand.Reader)

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -10,34 +11,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/internal/testkit"
-
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
+	"github.com/authgate/authgate/internal/testkit"
 	"github.com/authgate/authgate/jwks"
 )
 
 // testNow is the fixed instant of the injected clocks.
 var testNow = time.Unix(1_700_000_000, 0)
-
-// clock is a settable clock shared by a key cache and an issuer.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(testNow.UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // testKeys are real key pairs; generating RSA keys is slow, so once.
 type testKeys struct {
@@ -79,69 +64,19 @@ func keys(tb testing.TB) testKeys {
 	return keysVal
 }
 
-// pubJWK is one published key: a public key with its kid and optional alg.
-type pubJWK struct {
-	kid string
-	alg string
-	pub any
+// published is raw, one of keys(tb), as an issuer publishes it: under kid,
+// and with alg in the JWK when alg is set. Tokens here are signed with
+// sign, never Issuer.Token, so a key published without alg needs none.
+func published(kid, alg string, raw crypto.Signer) testkit.Key {
+	return testkit.Key{KID: kid, Alg: alg, Private: raw, PublishAlg: alg != ""}
 }
 
-// jwksServer is a real JWKS endpoint whose key list can change (rotation)
-// and which counts the fetches it serves.
-type jwksServer struct {
-	*httptest.Server
-	mu    sync.Mutex
-	keys  []pubJWK
-	fail  bool
-	hits  atomic.Int64
-	paths sync.Map // every path requested, to prove header URLs are never followed
-}
-
-func newJWKSServer(tb testing.TB, ks ...pubJWK) *jwksServer {
-	tb.Helper()
-	s := &jwksServer{keys: ks}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.hits.Add(1)
-		s.paths.Store(r.URL.Path, true)
-		s.mu.Lock()
-		ks, fail := s.keys, s.fail
-		s.mu.Unlock()
-		if fail {
-			http.Error(w, "down", http.StatusInternalServerError)
-			return
-		}
-		set := jwk.NewSet()
-		for _, k := range ks {
-			jk, err := jwk.Import(k.pub)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			_ = jk.Set(jwk.KeyIDKey, k.kid)
-			if k.alg != "" {
-				_ = jk.Set(jwk.AlgorithmKey, k.alg)
-			}
-			_ = set.AddKey(jk)
-		}
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		_ = json.NewEncoder(w).Encode(set)
-	}))
-	tb.Cleanup(s.Close)
-	return s
-}
-
-func (s *jwksServer) setKeys(ks ...pubJWK) {
-	s.mu.Lock()
-	s.keys = ks
-	s.mu.Unlock()
-}
-
-// newCache returns a real jwks.Cache on srv, primed with one fetch unless
-// srv is failing. Priming goes through RefreshForKID, the same path an
+// newCache returns a real jwks.Cache on is's key set, primed with one fetch
+// unless is is failing. Priming goes through RefreshForKID, the same path an
 // unknown kid takes, so no background goroutine is needed.
-func newCache(tb testing.TB, srv *jwksServer, clk *clock) *jwks.Cache {
+func newCache(tb testing.TB, is *testkit.Issuer, clk *testkit.Clock) *jwks.Cache {
 	tb.Helper()
-	c, err := jwks.New(jwks.Options{JWKSURL: srv.URL + "/jwks.json", Now: clk.Now})
+	c, err := jwks.New(jwks.Options{JWKSURL: is.JWKSURL(), Now: clk.Now})
 	if err != nil {
 		tb.Fatalf("jwks.New: %v", err)
 	}

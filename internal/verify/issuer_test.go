@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 func TestNewIssuerValidation(t *testing.T) {
-	clk := newClock()
-	cache := newCache(t, newJWKSServer(t), clk)
+	cache := newCache(t, testkit.NewIssuer(t), testkit.NewClock(testNow))
 	valid := func() IssuerOptions {
 		return IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api"}, Keys: cache}
 	}
@@ -63,8 +63,7 @@ func TestNewIssuerValidation(t *testing.T) {
 }
 
 func TestIssuerOptionsDefaults(t *testing.T) {
-	clk := newClock()
-	cache := newCache(t, newJWKSServer(t), clk)
+	cache := newCache(t, testkit.NewIssuer(t), testkit.NewClock(testNow))
 	in := IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api"}, Keys: cache}
 	is := mustIssuer(t, in)
 	if got := is.Name(); got != "main" {
@@ -107,8 +106,7 @@ func TestIssuerOptionsDefaults(t *testing.T) {
 }
 
 func TestNewVerifierValidation(t *testing.T) {
-	clk := newClock()
-	cache := newCache(t, newJWKSServer(t), clk)
+	cache := newCache(t, testkit.NewIssuer(t), testkit.NewClock(testNow))
 	mk := func(name, iss string) *Issuer {
 		return mustIssuer(t, IssuerOptions{Name: name, Issuer: iss, Audiences: []string{"api"}, Keys: cache})
 	}

@@ -155,7 +155,7 @@ func TestExplainTrace(t *testing.T) {
 func TestExplainRefetch(t *testing.T) {
 	f := newFixture(t)
 	f.clk.Advance(time.Minute) // past min_refresh_interval since the priming fetch
-	f.srv.setKeys(pubJWK{kid: "new", pub: &f.k.rsa2.PublicKey})
+	f.srv.SetKeys(published("new", "", f.k.rsa2))
 	_, tr, err := explain(context.Background(), f.all, sign(t, "RS256", f.k.rsa2, map[string]any{"kid": "new"}, claims(issMain, map[string]any{
 		"exp": f.clk.Now().Add(time.Hour).Unix(), "iat": f.clk.Now().Unix(),
 	})))

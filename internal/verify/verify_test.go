@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/internal/testkit"
 	"github.com/authgate/authgate/jwks"
 )
 
@@ -33,27 +35,27 @@ const (
 // fixture is a set of issuers on real JWKS endpoints, with an injected clock.
 type fixture struct {
 	k        testKeys
-	clk      *clock
-	srv      *jwksServer // the issuers' keys
-	evil     *jwksServer // an attacker's keys, never to be fetched
-	all      *Verifier   // every issuer, their own audiences
-	override *Verifier   // issuer main, route audiences ["override"]
+	clk      *testkit.Clock
+	srv      *testkit.Issuer // the issuers' keys
+	evil     *testkit.Issuer // an attacker's keys, never to be fetched
+	all      *Verifier       // every issuer, their own audiences
+	override *Verifier       // issuer main, route audiences ["override"]
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	k := keys(t)
-	f := &fixture{k: k, clk: newClock()}
-	f.srv = newJWKSServer(t,
-		pubJWK{kid: "rsa1", pub: &k.rsa.PublicKey}, // no alg: RS* and PS*
-		pubJWK{kid: "rsa2", alg: "RS256", pub: &k.rsa2.PublicKey},
-		pubJWK{kid: "ec1", pub: &k.ec.PublicKey},
-		pubJWK{kid: "ec384", pub: &k.ec384.PublicKey},
-		pubJWK{kid: "ed1", pub: k.ed.Public()},
+	f := &fixture{k: k, clk: testkit.NewClock(testNow)}
+	f.srv = testkit.NewIssuer(t,
+		published("rsa1", "", k.rsa), // no alg: RS* and PS*
+		published("rsa2", "RS256", k.rsa2),
+		published("ec1", "", k.ec),
+		published("ec384", "", k.ec384),
+		published("ed1", "", k.ed),
 	)
-	f.evil = newJWKSServer(t, pubJWK{kid: "evil", pub: &k.evilRSA.PublicKey})
-	down := newJWKSServer(t)
-	down.fail = true
+	f.evil = testkit.NewIssuer(t, published("evil", "", k.evilRSA))
+	down := testkit.NewIssuer(t)
+	down.SetFault(testkit.ErrorFault(http.StatusInternalServerError))
 
 	cache := newCache(t, f.srv, f.clk)
 	base := IssuerOptions{Audiences: []string{"api"}, ClockSkew: 30 * time.Second, Keys: cache, Now: f.clk.Now}
@@ -291,11 +293,11 @@ func TestVerify(t *testing.T) {
 		})
 	}
 	for _, path := range []string{"/jku", "/x5u"} {
-		if _, hit := f.evil.paths.Load(path); hit {
+		if f.evil.Hits(path) != 0 {
 			t.Errorf("got a request for %s on the attacker's server, want none", path)
 		}
 	}
-	if got := f.evil.hits.Load(); got != 0 {
+	if got := f.evil.TotalHits(); got != 0 {
 		t.Errorf("got %d requests to the attacker's server, want 0", got)
 	}
 }
@@ -348,58 +350,59 @@ func TestVerifyIdentity(t *testing.T) {
 	}
 }
 
-// TestUnknownKIDRefetch checks the key-rotation path: an unknown kid
-// refetches the set once, and the rate limit of the real cache applies.
+// TestUnknownKIDRefetch checks when the verifier refetches the key set, on a
+// real cache with the default min_refresh_interval (30s): an unknown kid
+// refetches once the interval allows, and is refused if the refetched set
+// lacks it too; a known kid or a token without a kid never fetches. The
+// steps run in order on one issuer that has just rotated in kid "new".
+// Singleflight and the rate limit themselves are the cache's
+// (jwks.TestFloodOfUnknownKIDs, jwks.TestRotation).
 func TestUnknownKIDRefetch(t *testing.T) {
 	k := keys(t)
-	clk := newClock()
-	srv := newJWKSServer(t, pubJWK{kid: "old", pub: &k.rsa.PublicKey})
+	clk := testkit.NewClock(testNow)
+	srv := testkit.NewIssuer(t, published("old", "", k.rsa))
 	is := mustIssuer(t, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api"}, Keys: newCache(t, srv, clk), Now: clk.Now})
 	v := mustVerifier(t, nil, is)
-	tok := sign(t, "RS256", k.rsa2, map[string]any{"kid": "new"}, claimsFor(issMain))
+	newKID := sign(t, "RS256", k.rsa2, map[string]any{"kid": "new"}, claimsFor(issMain))
+	noKID := sign(t, "RS256", k.evilRSA, nil, claimsFor(issMain))
+	unpublished := sign(t, "RS256", k.evilRSA, map[string]any{"kid": "unpublished"}, claimsFor(issMain))
 
-	// The issuer rotates, but the cache fetched just now: no refetch yet.
-	srv.setKeys(pubJWK{kid: "old", pub: &k.rsa.PublicKey}, pubJWK{kid: "new", pub: &k.rsa2.PublicKey})
-	before := srv.hits.Load()
-	_, err := v.Verify(context.Background(), tok)
-	if got := reason.Of(err); got != reason.UnknownKey {
-		t.Fatalf("got %q (%v), want %q", got, err, reason.UnknownKey)
-	}
-	if got := srv.hits.Load() - before; got != 0 {
-		t.Errorf("got %d fetches inside min_refresh_interval, want 0", got)
-	}
-
-	// After min_refresh_interval, the unknown kid triggers one refetch.
-	clk.Advance(31 * time.Second)
-	id, err := v.Verify(context.Background(), tok)
-	if err != nil {
-		t.Fatalf("got %q, want success after the refetch", err)
-	}
-	if id.KeyID != "new" {
-		t.Errorf("got kid %q, want %q", id.KeyID, "new")
-	}
-	if got := srv.hits.Load() - before; got != 1 {
-		t.Errorf("got %d fetches, want 1", got)
-	}
-
-	// A known kid never fetches.
-	for range 3 {
-		if _, err := v.Verify(context.Background(), tok); err != nil {
-			t.Fatalf("Verify: %v", err)
-		}
-	}
-	if got := srv.hits.Load() - before; got != 1 {
-		t.Errorf("got %d fetches, want 1", got)
-	}
-
-	// Tokens without a kid never trigger a fetch, even after the interval.
-	clk.Advance(time.Minute)
-	_, err = v.Verify(context.Background(), sign(t, "RS256", k.evilRSA, nil, claimsFor(issMain)))
-	if got := reason.Of(err); got != reason.BadSignature {
-		t.Errorf("got %q, want %q", got, reason.BadSignature)
-	}
-	if got := srv.hits.Load() - before; got != 1 {
-		t.Errorf("got %d fetches, want 1", got)
+	// The issuer rotates, but the cache fetched just now.
+	srv.SetKeys(published("old", "", k.rsa), published("new", "", k.rsa2))
+	before := srv.Hits(testkit.JWKSPath)
+	for _, st := range []struct {
+		name    string
+		advance time.Duration // the clock moves first
+		token   string
+		times   int           // the token is sent this often (once when 0)
+		want    reason.Reason // reason.OK: verifies, with kid "new"
+		fetches int           // key set fetches since the rotation, after the step
+	}{
+		{name: "new kid inside min_refresh_interval: no refetch", token: newKID, want: reason.UnknownKey, fetches: 0},
+		{name: "new kid past the interval: one refetch finds it", advance: 31 * time.Second, token: newKID, want: reason.OK, fetches: 1},
+		{name: "known kid: no fetch", token: newKID, times: 3, want: reason.OK, fetches: 1},
+		{name: "no kid, past the interval: no fetch", advance: time.Minute, token: noKID, want: reason.BadSignature, fetches: 1},
+		{name: "unpublished kid: one refetch, still unknown", token: unpublished, want: reason.UnknownKey, fetches: 2},
+		{name: "unpublished kid again inside the interval: no refetch", token: unpublished, want: reason.UnknownKey, fetches: 2},
+		{name: "unpublished kid past the interval: one more refetch", advance: 31 * time.Second, token: unpublished, want: reason.UnknownKey, fetches: 3},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			clk.Advance(st.advance)
+			for range max(st.times, 1) {
+				id, err := v.Verify(context.Background(), st.token)
+				switch {
+				case st.want == reason.OK && err != nil:
+					t.Fatalf("got %q, want success", err)
+				case st.want == reason.OK && id.KeyID != "new":
+					t.Errorf("got kid %q, want %q", id.KeyID, "new")
+				case st.want != reason.OK && reason.Of(err) != st.want:
+					t.Fatalf("got %q (%v), want %q", reason.Of(err), err, st.want)
+				}
+			}
+			if got := srv.Hits(testkit.JWKSPath) - before; got != st.fetches {
+				t.Errorf("got %d fetches since the rotation, want %d", got, st.fetches)
+			}
+		})
 	}
 }
 
@@ -420,9 +423,8 @@ func (s staticKeys) RefreshForKID(ctx context.Context, kid string) (*jwks.Set, e
 
 func TestRefreshError(t *testing.T) {
 	k := keys(t)
-	clk := newClock()
-	srv := newJWKSServer(t, pubJWK{kid: "old", pub: &k.rsa.PublicKey})
-	cache := newCache(t, srv, clk)
+	clk := testkit.NewClock(testNow)
+	cache := newCache(t, testkit.NewIssuer(t, published("old", "", k.rsa)), clk)
 	tok := sign(t, "RS256", k.rsa, map[string]any{"kid": "unknown"}, claimsFor(issMain))
 	tests := []struct {
 		name string

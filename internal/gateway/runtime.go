@@ -8,10 +8,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"reflect"
 
 	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/jwks"
 	"github.com/authgate/authgate/policy"
@@ -43,13 +43,18 @@ type Runtime struct {
 // nil) reuse its cache and verifier; those whose key source is unchanged
 // reuse its cache with a new verifier; the others get new, not yet started,
 // caches. Build starts nothing: Gateway.swap does.
+//
+// The constructors judge every value (config.Load has already run their
+// validation); an error is theirs, placed by cfg.Locate at the file and
+// line of the field, as Load's are: "config.yaml:14:
+// routes[2].upstream.url: scheme must be http or https".
 func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, error) {
 	rt := &Runtime{Config: cfg}
 	byName := make(map[string]*issuer, len(cfg.Issuers))
-	for _, ic := range cfg.Issuers {
+	for i, ic := range cfg.Issuers {
 		is, err := buildIssuer(ic, prev, logger)
 		if err != nil {
-			return nil, fmt.Errorf("%s: issuer %q: %w", cfg.Source, ic.Name, err)
+			return nil, cfg.Locate(field.Prefix(field.Index("issuers", i), err))
 		}
 		rt.issuers = append(rt.issuers, is)
 		byName[ic.Name] = is
@@ -59,22 +64,15 @@ func Build(cfg *config.Config, prev *Runtime, logger *slog.Logger) (*Runtime, er
 	for i, rc := range cfg.Routes {
 		r, err := buildRoute(rc, rt.issuers, byName)
 		if err != nil {
-			return nil, fmt.Errorf("%s: routes[%d] %q: %w", cfg.Source, i, rc.Name, err)
+			return nil, cfg.Locate(field.Prefix(field.Index("routes", i), err))
 		}
 		routes = append(routes, r)
 	}
-	h, err := proxy.New(proxy.Options{
-		Routes:    routes,
-		Realm:     cfg.Server.Realm,
-		Logger:    logger,
-		AccessLog: cfg.Log.AccessEnabled(),
-		IssuerOf:  verify.IssuerOf,
-		// Nil stays nil. The two structs have the same fields, so a field
-		// added to one without the other fails to compile here.
-		CORS: (*proxy.CORS)(cfg.CORS),
-	})
+	po := cfg.ProxyOptions()
+	po.Routes, po.Logger, po.IssuerOf = routes, logger, verify.IssuerOf
+	h, err := proxy.New(po)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Source, err)
+		return nil, cfg.Locate(err)
 	}
 	rt.Handler = h
 	return rt, nil
@@ -93,31 +91,16 @@ func buildIssuer(ic config.Issuer, prev *Runtime, logger *slog.Logger) (*issuer,
 		}
 	}
 	if cache == nil {
+		ko := ic.KeySetOptions()
+		ko.Logger = logger.With("issuer", ic.Name)
 		var err error
-		cache, err = jwks.New(jwks.Options{
-			Issuer:             ic.Issuer,
-			JWKSURL:            ic.JWKSURL,
-			RefreshInterval:    ic.JWKS.RefreshInterval,
-			MinRefreshInterval: ic.JWKS.MinRefreshInterval,
-			MaxStale:           ic.JWKS.MaxStale,
-			Timeout:            ic.JWKS.Timeout,
-			Logger:             logger.With("issuer", ic.Name),
-		})
-		if err != nil {
+		if cache, err = jwks.New(ko); err != nil {
 			return nil, err
 		}
 	}
-	v, err := verify.NewIssuer(verify.IssuerOptions{
-		Name:           ic.Name,
-		Issuer:         ic.Issuer,
-		Audiences:      ic.Audiences,
-		Algorithms:     ic.Algorithms,
-		ClockSkew:      ic.ClockSkew,
-		RequiredClaims: ic.RequiredClaims,
-		TokenTypes:     ic.TokenTypes,
-		ScopeClaims:    ic.ScopeClaims,
-		Keys:           cache,
-	})
+	vo := ic.VerifierOptions()
+	vo.Keys = cache
+	v, err := verify.NewIssuer(vo)
 	if err != nil {
 		return nil, err
 	}
@@ -134,41 +117,24 @@ func sameKeySource(a, b config.Issuer) bool {
 	return a.Name == b.Name && a.Issuer == b.Issuer && a.JWKSURL == b.JWKSURL && a.JWKS == b.JWKS
 }
 
+// buildRoute compiles one route; its errors are field errors relative to
+// the route (auth.issuers[1], upstream.url).
 func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {
-	mode, err := policy.ParseMode(rc.Auth.Mode)
+	r, err := rc.ProxyRoute()
 	if err != nil {
 		return proxy.Route{}, err
 	}
-	up, err := url.Parse(rc.Upstream.URL)
-	if err != nil {
-		return proxy.Route{}, fmt.Errorf("upstream.url: %w", err)
-	}
-	r := proxy.Route{
-		Name:               rc.Name,
-		Host:               rc.Match.Host,
-		Methods:            rc.Match.Methods,
-		Path:               rc.Match.Path,
-		PathPrefix:         rc.Match.PathPrefix,
-		Upstream:           up,
-		StripPrefix:        rc.Upstream.StripPrefix,
-		PreserveHost:       rc.Upstream.PreserveHost,
-		Timeout:            rc.Upstream.Timeout,
-		Mode:               mode,
-		Headers:            rc.Forward.Headers,
-		ClaimsHeader:       rc.Forward.ClaimsHeader,
-		StripAuthorization: rc.Forward.Authorization == "strip",
-	}
-	if mode == policy.None {
+	if r.Mode == policy.None {
 		return r, nil
 	}
 
 	issuers := all
 	if len(rc.Auth.Issuers) > 0 {
 		issuers = make([]*issuer, 0, len(rc.Auth.Issuers))
-		for _, name := range rc.Auth.Issuers {
+		for k, name := range rc.Auth.Issuers {
 			is, ok := byName[name]
 			if !ok {
-				return proxy.Route{}, fmt.Errorf("auth.issuers: unknown issuer %q", name)
+				return proxy.Route{}, field.Errorf(field.Index("auth.issuers", k), "unknown issuer %s", field.Quote(name))
 			}
 			issuers = append(issuers, is)
 		}
@@ -180,11 +146,11 @@ func buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (prox
 	}
 	v, err := verify.New(vs, rc.Auth.Audiences)
 	if err != nil {
-		return proxy.Route{}, err
+		return proxy.Route{}, field.Prefix("auth", err)
 	}
-	p, err := policy.New(policy.Rules{Scopes: rc.Auth.Scopes, AnyScopes: rc.Auth.AnyScopes, Claims: rc.Auth.Claims})
+	p, err := policy.New(rc.Auth.Rules())
 	if err != nil {
-		return proxy.Route{}, err
+		return proxy.Route{}, field.Prefix("auth", err)
 	}
 	r.Auth = authenticator{verifier: v, policy: p}
 	r.Scopes = p.RequiredScopes()

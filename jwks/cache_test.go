@@ -50,20 +50,27 @@ func TestNewValidation(t *testing.T) {
 	}{
 		{"explicit jwks_url", Options{JWKSURL: "https://idp.example.com/keys?v=1"}, ""},
 		{"issuer for discovery", Options{Issuer: "https://idp.example.com/realms/x/"}, ""},
-		{"neither", Options{}, "issuer: required"},
-		{"relative jwks_url", Options{JWKSURL: "/keys"}, "jwks_url: scheme must be http or https"},
-		{"ftp jwks_url", Options{JWKSURL: "ftp://idp.example.com/keys"}, "jwks_url: scheme"},
-		{"no host", Options{JWKSURL: "https:///keys"}, "jwks_url: must be an absolute URL with a host"},
-		{"bad escape", Options{JWKSURL: "https://idp.example.com/%zz"}, "jwks_url: not a valid URL"},
-		{"issuer with query", Options{Issuer: "https://idp.example.com/?tenant=1"}, "issuer: must not have a query"},
-		{"issuer not a URL", Options{Issuer: "main"}, "issuer: scheme"},
-		{"min above refresh", Options{JWKSURL: "https://x.test/k", RefreshInterval: time.Minute, MinRefreshInterval: 2 * time.Minute}, "min_refresh_interval"},
-		{"max_stale below refresh", Options{JWKSURL: "https://x.test/k", MaxStale: time.Minute}, "max_stale"},
-		{"negative timeout", Options{JWKSURL: "https://x.test/k", Timeout: -time.Second}, "timeout: must not be negative"},
+		{"neither", Options{}, "issuer: must not be empty"},
+		{"relative jwks_url", Options{JWKSURL: "/keys"}, "jwks_url: must be an absolute URL"},
+		{"ftp jwks_url", Options{JWKSURL: "ftp://idp.example.com/keys"}, "jwks_url: scheme must be http or https"},
+		{"no host", Options{JWKSURL: "https:///keys"}, "jwks_url: must be an absolute URL"},
+		{"bad escape", Options{JWKSURL: "https://idp.example.com/%zz"}, "jwks_url: must be an absolute URL"},
+		{"jwks_url with user information", Options{JWKSURL: "https://u:p@idp.example.com/keys"}, "jwks_url: must not contain user information"},
+		{"issuer with query", Options{Issuer: "https://idp.example.com/?tenant=1"}, "issuer: must not have a query or fragment (with jwks_url empty"},
+		{"issuer with user information", Options{Issuer: "https://u@idp.example.com"}, "issuer: must not contain user information"},
+		{"issuer not a URL", Options{Issuer: "main"}, "issuer: must be an absolute URL (with jwks_url empty, the key set is discovered at {issuer}/.well-known/openid-configuration)"},
+		{"min above refresh", Options{JWKSURL: "https://x.test/k", RefreshInterval: time.Minute, MinRefreshInterval: 2 * time.Minute},
+			"jwks.min_refresh_interval: must not exceed refresh_interval (1m0s)"},
+		{"max_stale below refresh", Options{JWKSURL: "https://x.test/k", MaxStale: time.Minute}, "jwks.max_stale: must not be shorter than refresh_interval (15m0s)"},
+		{"negative timeout", Options{JWKSURL: "https://x.test/k", Timeout: -time.Second}, "jwks.timeout: must not be negative"},
+		{"negative refresh, no comparison", Options{JWKSURL: "https://x.test/k", RefreshInterval: -time.Second}, "jwks.refresh_interval: must not be negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := New(tc.o)
+			if verr := tc.o.Validate(); fmt.Sprint(verr) != fmt.Sprint(err) {
+				t.Errorf("Validate: got %v, want New's error %v", verr, err)
+			}
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("got error %q, want none", err)

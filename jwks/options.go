@@ -8,6 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/authgate/authgate/internal/field"
+	"github.com/authgate/authgate/internal/httpurl"
 )
 
 // Contract defaults (CONTRACT §2.1, issuers[].jwks).
@@ -22,12 +25,13 @@ const (
 // (RefreshInterval 15m, MinRefreshInterval 30s, MaxStale 24h, Timeout 5s).
 type Options struct {
 	// Issuer is the iss URL; it is used for OIDC discovery when JWKSURL is
-	// empty, and then must be an absolute http(s) URL without query or
-	// fragment, and the discovery document must name exactly this issuer
-	// (byte for byte) or the fetch fails.
+	// empty, and then must be an absolute http(s) URL without user
+	// information, query or fragment, and the discovery document must name
+	// exactly this issuer (byte for byte) or the fetch fails.
 	Issuer string
-	// JWKSURL is where the key set is fetched. Empty: discover jwks_uri from
-	// {Issuer}/.well-known/openid-configuration.
+	// JWKSURL is where the key set is fetched: an absolute http(s) URL
+	// without user information (a query is fine). Empty: discover jwks_uri
+	// from {Issuer}/.well-known/openid-configuration.
 	JWKSURL string
 	// RefreshInterval is the period of background refreshes; a shorter
 	// Cache-Control max-age from the issuer is honoured.
@@ -85,23 +89,21 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Validate reports every problem New would refuse in o, as *field.Error
+// values whose paths are those of an issuer's settings in the configuration
+// (issuer, jwks_url, jwks.refresh_interval, …). Zero durations are read as
+// their defaults, as New reads them. It builds nothing.
+func (o Options) Validate() error { return o.withDefaults().validate() }
+
 // validate checks options that have had their defaults filled in.
 func (o Options) validate() error {
 	var errs []error
 	if o.JWKSURL != "" {
-		if _, err := parseHTTPURL(o.JWKSURL); err != nil {
-			errs = append(errs, fmt.Errorf("jwks_url: %w", err))
+		if _, err := httpurl.Parse(o.JWKSURL); err != nil {
+			errs = append(errs, &field.Error{Path: "jwks_url", Err: err})
 		}
-	} else {
-		switch u, err := parseHTTPURL(o.Issuer); {
-		case o.Issuer == "":
-			errs = append(errs, errors.New("issuer: required when jwks_url is empty"))
-		case err != nil:
-			errs = append(errs, fmt.Errorf("issuer: %w", err))
-		case u.RawQuery != "" || u.Fragment != "":
-			// OpenID Connect Discovery 1.0 §4: the issuer has no query or fragment.
-			errs = append(errs, errors.New("issuer: must not have a query or fragment for discovery"))
-		}
+	} else if err := checkDiscoveryIssuer(o.Issuer); err != nil {
+		errs = append(errs, &field.Error{Path: "issuer", Err: err})
 	}
 	durations := []struct {
 		name string
@@ -114,23 +116,42 @@ func (o Options) validate() error {
 	}
 	for _, f := range durations {
 		if f.d < 0 {
-			errs = append(errs, fmt.Errorf("jwks.%s: must not be negative", f.name))
+			errs = append(errs, field.Errorf("jwks."+f.name, "must not be negative"))
 		}
 	}
-	if o.MinRefreshInterval > o.RefreshInterval {
-		errs = append(errs, fmt.Errorf("jwks.min_refresh_interval: %s exceeds refresh_interval %s",
-			o.MinRefreshInterval, o.RefreshInterval))
+	// The comparisons are skipped for a negative value, reported above.
+	if o.MinRefreshInterval > o.RefreshInterval && o.RefreshInterval > 0 {
+		errs = append(errs, field.Errorf("jwks.min_refresh_interval", "must not exceed refresh_interval (%s)", o.RefreshInterval))
 	}
 	// A set older than max_stale stops serving; if that can happen before the
 	// next scheduled refresh, keys would vanish every cycle.
-	if o.MaxStale < o.RefreshInterval {
-		errs = append(errs, fmt.Errorf("jwks.max_stale: %s is shorter than refresh_interval %s",
-			o.MaxStale, o.RefreshInterval))
+	if o.MaxStale < o.RefreshInterval && o.MaxStale > 0 {
+		errs = append(errs, field.Errorf("jwks.max_stale", "must not be shorter than refresh_interval (%s)", o.RefreshInterval))
 	}
 	return errors.Join(errs...)
 }
 
-// parseHTTPURL parses s and requires an absolute http or https URL with a host.
+// checkDiscoveryIssuer checks the issuer URL that discovery reads
+// {issuer}/.well-known/openid-configuration from: an absolute http or https
+// URL (httpurl.Check) without query or fragment (OpenID Connect Discovery
+// 1.0 §4).
+func checkDiscoveryIssuer(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	u, err := httpurl.Parse(s)
+	if err == nil && (u.RawQuery != "" || u.ForceQuery || u.Fragment != "") {
+		err = errors.New("must not have a query or fragment")
+	}
+	if err != nil {
+		return fmt.Errorf("%w (with jwks_url empty, the key set is discovered at {issuer}%s)", err, discoveryPath)
+	}
+	return nil
+}
+
+// parseHTTPURL parses the jwks_uri of a discovery document and requires an
+// absolute http or https URL with a host. It is the rule for a URL the
+// issuer publishes at run time; a configured URL is checked by validate.
 func parseHTTPURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {

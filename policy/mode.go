@@ -1,6 +1,9 @@
 package policy
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Mode is a route's authentication mode (CONTRACT §3.3 step 1): what happens
 // when a request carries no token.
@@ -20,7 +23,8 @@ const (
 
 // ParseMode parses a configured mode: "required", "optional" or "none".
 // The empty string is Required, the configuration's documented default.
-// Anything else is an error naming the accepted values.
+// Anything else is an error naming the accepted values, without the field
+// name, which the caller adds (auth.mode).
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "required", "":
@@ -30,7 +34,7 @@ func ParseMode(s string) (Mode, error) {
 	case "none":
 		return None, nil
 	}
-	return Required, fmt.Errorf("auth mode %q: must be required, optional or none", s)
+	return Required, errors.New("must be required, optional or none")
 }
 
 // String returns the configuration spelling of m, as ParseMode accepts it.

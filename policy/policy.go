@@ -5,10 +5,12 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/reason"
 )
 
@@ -70,20 +72,17 @@ type Result struct {
 }
 
 // New validates and compiles r. Scope names must be RFC 6749 §3.3
-// scope-tokens: non-empty, printable ASCII, no space, '"' or '\'. Such names
-// can be quoted in WWW-Authenticate without escaping. Duplicates are dropped.
-// Each Claims entry is compiled as CompileClaim describes; an invalid JSON
-// Pointer, a null, an object, an empty list or a list holding anything but
-// scalars is an error naming the key, e.g. `claims["roles"]: empty list: …`.
+// scope-tokens (IsScopeToken); such names can be quoted in WWW-Authenticate
+// without escaping. Duplicates are dropped. Each Claims entry is compiled as
+// CompileClaim describes; an invalid JSON Pointer, a null, an object, an
+// empty list or a list holding anything but scalars is an error naming the
+// key. Errors are *field.Error values, one per bad entry, with paths in
+// configuration spelling relative to a route's auth block: scopes[1],
+// any_scopes[0], claims.roles, claims["/realm_access/roles"].
 func New(r Rules) (*Policy, error) {
-	all, err := scopeList("scopes", r.Scopes)
-	if err != nil {
-		return nil, err
-	}
-	anyOf, err := scopeList("any_scopes", r.AnyScopes)
-	if err != nil {
-		return nil, err
-	}
+	all, errAll := scopeList("scopes", r.Scopes)
+	anyOf, errAny := scopeList("any_scopes", r.AnyScopes)
+	errs := []error{errAll, errAny}
 	p := &Policy{}
 	if len(all) > 0 {
 		p.reqs = append(p.reqs, requirement{
@@ -109,9 +108,13 @@ func New(r Rules) (*Policy, error) {
 	for _, k := range keys {
 		c, cond, err := compileClaim(k, r.Claims[k])
 		if err != nil {
-			return nil, fmt.Errorf("claims[%q]: %w", k, err)
+			errs = append(errs, &field.Error{Path: field.Key("claims", k), Err: err})
+			continue
 		}
 		p.reqs = append(p.reqs, requirement{text: claimText(k, cond), deny: reason.ErrClaimMismatch, t: c})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	p.required = dedupe(append(append([]string(nil), all...), anyOf...))
 	return p, nil
@@ -193,26 +196,35 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// scopeList validates names (field is the config field for the message) and
-// returns them without duplicates, in order.
-func scopeList(field string, names []string) ([]string, error) {
+// scopeList validates names (path is the config field) and returns them
+// without duplicates, in order, and an error for every name that is not a
+// scope token.
+func scopeList(path string, names []string) ([]string, error) {
+	var errs []error
 	for i, s := range names {
-		if !validScope(s) {
-			return nil, fmt.Errorf("%s[%d]: %q is not a valid scope name (RFC 6749 §3.3: non-empty, printable ASCII, no spaces, quotes or backslashes)", field, i, s)
+		if !IsScopeToken(s) {
+			errs = append(errs, field.Errorf(field.Index(path, i), "must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)"))
 		}
 	}
-	return dedupe(names), nil
+	return dedupe(names), errors.Join(errs...)
 }
 
-// validScope reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScope(s string) bool {
+// IsScopeToken reports whether s is an RFC 6749 §3.3 scope-token, exactly:
+//
+//	scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+//
+// printable ASCII without space, '"' and '\'. Anything else (a control
+// character, a byte of a non-ASCII character) is refused. It is the one
+// scope rule: the proxy checks the scopes it names in WWW-Authenticate
+// scope="…" with it too.
+func IsScopeToken(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+		switch c := s[i]; {
+		case c == 0x21, c >= 0x23 && c <= 0x5b, c >= 0x5d && c <= 0x7e:
+		default:
 			return false
 		}
 	}

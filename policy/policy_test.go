@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -163,5 +164,39 @@ func TestParseMode(t *testing.T) {
 	}
 	if got := Mode(7).String(); got != "Mode(7)" {
 		t.Errorf("got %q, want %q", got, "Mode(7)")
+	}
+}
+
+// TestIsScopeToken pins RFC 6749 §3.3 exactly: %x21 / %x23-5B / %x5D-7E.
+func TestIsScopeToken(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := c == 0x21 || c >= 0x23 && c <= 0x5b || c >= 0x5d && c <= 0x7e
+		if got := IsScopeToken(string([]byte{byte(c)})); got != want {
+			t.Errorf("IsScopeToken(%q): got %v, want %v", []byte{byte(c)}, got, want)
+		}
+	}
+	for _, s := range []string{"", "read write", "é", "a\tb"} {
+		if IsScopeToken(s) {
+			t.Errorf("IsScopeToken(%q): got true, want false", s)
+		}
+	}
+	if !IsScopeToken("invoices:read") {
+		t.Errorf("IsScopeToken(%q): got false, want true", "invoices:read")
+	}
+}
+
+// TestNewReportsEveryBadRule: New names every bad entry, not only the
+// first, so that check lists them all at once.
+func TestNewReportsEveryBadRule(t *testing.T) {
+	_, err := New(Rules{Scopes: []string{"ok", "a b"}, AnyScopes: []string{`x"`}, Claims: map[string]any{"a": nil, "/b~2": "x"}})
+	got := strings.Split(fmt.Sprint(err), "\n")
+	want := []string{
+		"scopes[1]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
+		"any_scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
+		`claims["/b~2"]: claim selector "/b~2": reference token 1: "~2" is not an escape (use "~0" for "~", "~1" for "/")`,
+		"claims.a: null value: a claim is never required to be null; give a string, number or boolean",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -244,6 +245,8 @@ func TestModes(t *testing.T) {
 	}
 }
 
+// TestNewRejects: every rule New enforces, with the whole error: the field
+// path in configuration spelling and the message check shows for it.
 func TestNewRejects(t *testing.T) {
 	u := mustURL(t, "http://up")
 	ok := Route{Name: "r", PathPrefix: "/", Upstream: u, Mode: policy.None}
@@ -253,59 +256,104 @@ func TestNewRejects(t *testing.T) {
 		realm  string
 		want   string
 	}{
-		{name: "empty name", mutate: func(r *Route) { r.Name = "" }, want: "name is empty"},
-		{name: "name none", mutate: func(r *Route) { r.Name = "none" }, want: "reserved"},
-		{name: "both path and prefix", mutate: func(r *Route) { r.Path = "/x" }, want: "exactly one"},
-		{name: "neither path nor prefix", mutate: func(r *Route) { r.PathPrefix = "" }, want: "exactly one"},
-		{name: "relative prefix", mutate: func(r *Route) { r.PathPrefix = "api" }, want: "must start with /"},
-		{name: "no upstream", mutate: func(r *Route) { r.Upstream = nil }, want: "upstream.url"},
-		{name: "ftp upstream", mutate: func(r *Route) { r.Upstream = mustURL(t, "ftp://x") }, want: "scheme"},
-		{name: "upstream with user", mutate: func(r *Route) { r.Upstream = mustURL(t, "http://u:p@x/") }, want: "only scheme"},
-		{name: "upstream with query", mutate: func(r *Route) { r.Upstream = mustURL(t, "http://x/?a=b") }, want: "only scheme"},
-		{name: "required without auth", mutate: func(r *Route) { r.Mode = policy.Required }, want: "authenticator"},
-		{name: "none with auth", mutate: func(r *Route) { r.Auth = fakeAuth{} }, want: "authenticator"},
-		{name: "negative timeout", mutate: func(r *Route) { r.Timeout = -1 }, want: "negative"},
-		{name: "bad header name", mutate: func(r *Route) { r.Headers = map[string]string{"X User": "sub"} }, want: "not a header name"},
-		{name: "reserved header", mutate: func(r *Route) { r.Headers = map[string]string{"authorization": "sub"} }, want: "cannot carry a claim"},
-		{name: "bad selector", mutate: func(r *Route) { r.Headers = map[string]string{"X-A": "/a~"} }, want: "forward.headers[X-A]"},
-		{name: "header twice", mutate: func(r *Route) { r.Headers = map[string]string{"x-a": "sub", "X-A": "sub"} }, want: "set twice"},
-		{name: "claims header clashes", mutate: func(r *Route) { r.Headers = map[string]string{"X-A": "sub"}; r.ClaimsHeader = "x-a" }, want: "set twice"},
-		{name: "bad scope", mutate: func(r *Route) { r.Scopes = []string{`a"b`} }, want: "scope token"},
-		{name: "bad method", mutate: func(r *Route) { r.Methods = []string{"GE T"} }, want: "method"},
-		{name: "trace", mutate: func(r *Route) { r.Methods = []string{"GET", "TRACE"} }, want: "never forwarded"},
-		{name: "connect lower case", mutate: func(r *Route) { r.Methods = []string{"connect"} }, want: "never forwarded"},
-		{name: "client-address header", mutate: func(r *Route) { r.Headers = map[string]string{"X-Real-IP": "sub"} }, want: "cannot carry a claim"},
-		{name: "forwarded header in _ spelling", mutate: func(r *Route) { r.Headers = map[string]string{"X_Forwarded_Prefix": "sub"} }, want: "cannot carry a claim"},
-		{name: "override header as claims header", mutate: func(r *Route) { r.ClaimsHeader = "x-original-url" }, want: "cannot carry a claim"},
-		{name: "framing header in _ spelling", mutate: func(r *Route) { r.Headers = map[string]string{"Transfer_Encoding": "sub"} }, want: "cannot carry a claim"},
-		{name: "path with parameter", mutate: func(r *Route) { r.PathPrefix = "/api;v=1" }, want: "can match it"},
-		{name: "path with backslash", mutate: func(r *Route) { r.PathPrefix = `/api\x` }, want: "can match it"},
-		{name: "exact path with dot segment", mutate: func(r *Route) { r.PathPrefix = ""; r.Path = "/a/../b" }, want: "can match it"},
-		{name: "host of a dot", mutate: func(r *Route) { r.Host = "." }, want: "names no host"},
-		{name: "host of a port", mutate: func(r *Route) { r.Host = ":80" }, want: "names no host"},
-		{name: "realm with newline", realm: "a\nb", want: "realm"},
+		{name: "empty name", mutate: func(r *Route) { r.Name = "" }, want: "routes[0].name: must not be empty"},
+		{name: "name none", mutate: func(r *Route) { r.Name = "none" }, want: `routes[0].name: "none" is reserved: metrics use it for "no route"`},
+		{name: "both path and prefix", mutate: func(r *Route) { r.Path = "/x" }, want: "routes[0].match: set exactly one of path_prefix or path, not both"},
+		{name: "neither path nor prefix", mutate: func(r *Route) { r.PathPrefix = "" }, want: "routes[0].match: set exactly one of path_prefix or path"},
+		{name: "relative prefix", mutate: func(r *Route) { r.PathPrefix = "api" }, want: `routes[0].match.path_prefix: must start with "/"`},
+		{name: "no upstream", mutate: func(r *Route) { r.Upstream = nil }, want: "routes[0].upstream.url: must not be empty"},
+		{name: "ftp upstream", mutate: func(r *Route) { r.Upstream = mustURL(t, "ftp://x") }, want: "routes[0].upstream.url: scheme must be http or https"},
+		{name: "upstream with user", mutate: func(r *Route) { r.Upstream = mustURL(t, "http://u:p@x/") }, want: "routes[0].upstream.url: must not contain user information"},
+		{name: "upstream with query", mutate: func(r *Route) { r.Upstream = mustURL(t, "http://x/?a=b") }, want: "routes[0].upstream.url: must not have a query or fragment"},
+		{name: "upstream without host", mutate: func(r *Route) { r.Upstream = mustURL(t, "http:///x") }, want: "routes[0].upstream.url: must be an absolute URL"},
+		{name: "required without auth", mutate: func(r *Route) { r.Mode = policy.Required },
+			want: "routes[0]: auth mode required: an authenticator is needed exactly when the mode is not none"},
+		{name: "none with auth", mutate: func(r *Route) { r.Auth = fakeAuth{} },
+			want: "routes[0]: auth mode none: an authenticator is needed exactly when the mode is not none"},
+		{name: "unknown mode", mutate: func(r *Route) { r.Mode = 7; r.Auth = fakeAuth{} }, want: "routes[0].auth.mode: must be required, optional or none"},
+		{name: "negative timeout", mutate: func(r *Route) { r.Timeout = -1 }, want: "routes[0].upstream.timeout: must not be negative"},
+		{name: "bad header name", mutate: func(r *Route) { r.Headers = map[string]string{"X User": "sub"} },
+			want: `routes[0].forward.headers["X User"]: header "X User" is not a valid header name`},
+		{name: "reserved header", mutate: func(r *Route) { r.Headers = map[string]string{"authorization": "sub"} },
+			want: `routes[0].forward.headers.authorization: header "authorization" is managed by the gateway and cannot be set from a claim`},
+		{name: "bad selector", mutate: func(r *Route) { r.Headers = map[string]string{"X-A": "/a~"} },
+			want: `routes[0].forward.headers.X-A: header "X-A": claim selector "/a~": reference token 1: "~" at the end (escape "~" as "~0")`},
+		{name: "empty selector", mutate: func(r *Route) { r.Headers = map[string]string{"X-A": ""} },
+			want: `routes[0].forward.headers.X-A: header "X-A" needs a claim name or JSON Pointer`},
+		{name: "header twice", mutate: func(r *Route) { r.Headers = map[string]string{"x-a": "sub", "X-A": "sub"} },
+			want: `routes[0].forward.headers.x-a: header "x-a" is also listed as "X-A" (header names are case-insensitive)`},
+		{name: "claims header clashes", mutate: func(r *Route) { r.Headers = map[string]string{"X-A": "sub"}; r.ClaimsHeader = "x-a" },
+			want: `routes[0].forward.claims_header: header "x-a" is also set by forward.headers`},
+		{name: "bad scope", mutate: func(r *Route) { r.Scopes = []string{`a"b`} }, want: "routes[0].scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)"},
+		// Regression: the proxy's own scope check let non-ASCII through,
+		// where policy.New and the configuration refused it.
+		{name: "non-ASCII scope", mutate: func(r *Route) { r.Scopes = []string{"écrire"} }, want: "routes[0].scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)"},
+		{name: "bad method", mutate: func(r *Route) { r.Methods = []string{"GE T"} }, want: "routes[0].match.methods[0]: must be an uppercase HTTP method such as GET"},
+		// Methods are case-sensitive: "get" is not GET, and is refused
+		// rather than upper-cased behind the configuration's back.
+		{name: "lower-case method", mutate: func(r *Route) { r.Methods = []string{"GET", "get"} }, want: "routes[0].match.methods[1]: must be an uppercase HTTP method such as GET"},
+		{name: "trace", mutate: func(r *Route) { r.Methods = []string{"GET", "TRACE"} }, want: `routes[0].match.methods[1]: "TRACE" is never forwarded`},
+		{name: "connect lower case", mutate: func(r *Route) { r.Methods = []string{"connect"} }, want: `routes[0].match.methods[0]: "connect" is never forwarded`},
+		{name: "client-address header", mutate: func(r *Route) { r.Headers = map[string]string{"X-Real-IP": "sub"} },
+			want: `routes[0].forward.headers.X-Real-IP: header "X-Real-IP" is managed by the gateway and cannot be set from a claim`},
+		{name: "forwarded header in _ spelling", mutate: func(r *Route) { r.Headers = map[string]string{"X_Forwarded_Prefix": "sub"} },
+			want: `routes[0].forward.headers.X_Forwarded_Prefix: header "X_Forwarded_Prefix" is managed by the gateway and cannot be set from a claim`},
+		{name: "override header as claims header", mutate: func(r *Route) { r.ClaimsHeader = "x-original-url" },
+			want: `routes[0].forward.claims_header: header "x-original-url" is managed by the gateway and cannot be set from a claim`},
+		{name: "framing header in _ spelling", mutate: func(r *Route) { r.Headers = map[string]string{"Transfer_Encoding": "sub"} },
+			want: `routes[0].forward.headers.Transfer_Encoding: header "Transfer_Encoding" is managed by the gateway and cannot be set from a claim`},
+		{name: "path with parameter", mutate: func(r *Route) { r.PathPrefix = "/api;v=1" },
+			want: `routes[0].match.path_prefix: must not contain ";" parameters: request paths are matched without them`},
+		{name: "path with backslash", mutate: func(r *Route) { r.PathPrefix = `/api\x` }, want: "routes[0].match.path_prefix: must not contain a backslash"},
+		{name: "exact path with dot segment", mutate: func(r *Route) { r.PathPrefix = ""; r.Path = "/a/../b" },
+			want: `routes[0].match.path: must not contain empty, "." or ".." segments`},
+		{name: "path with empty segment", mutate: func(r *Route) { r.PathPrefix = "/a//b" }, want: `routes[0].match.path_prefix: must not contain empty, "." or ".." segments`},
+		{name: "path with tab", mutate: func(r *Route) { r.PathPrefix = "/a\tb" }, want: "routes[0].match.path_prefix: must not contain control characters"},
+		{name: "path with query", mutate: func(r *Route) { r.PathPrefix = "/a?b" }, want: "routes[0].match.path_prefix: must not contain a query or fragment"},
+		{name: "path not UTF-8", mutate: func(r *Route) { r.PathPrefix = "/a\xc0\xae" }, want: "routes[0].match.path_prefix: must be valid UTF-8"},
+		{name: "path with fullwidth dots", mutate: func(r *Route) { r.PathPrefix = "/a/\uff0e\uff0e/b" },
+			want: `routes[0].match.path_prefix: must not contain a compatibility character for path syntax (such as U+FF0E for ".")`},
+		{name: "host of a dot", mutate: func(r *Route) { r.Host = "." }, want: "routes[0].match.host: names no host"},
+		{name: "host of a port", mutate: func(r *Route) { r.Host = ":80" }, want: "routes[0].match.host: must not include a port (ports are ignored when matching)"},
+		{name: "host with port", mutate: func(r *Route) { r.Host = "api.example.com:443" }, want: "routes[0].match.host: must not include a port (ports are ignored when matching)"},
+		{name: "host with scheme", mutate: func(r *Route) { r.Host = "https://api.example.com" }, want: "routes[0].match.host: must be a host name, without scheme or path"},
+		{name: "realm with newline", realm: "a\nb", want: "realm: must not contain quotes, backslashes or control characters"},
+		{name: "realm with tab", realm: "a\tb", want: "realm: must not contain quotes, backslashes or control characters"},
+		{name: "realm with quote", realm: `a"b`, want: "realm: must not contain quotes, backslashes or control characters"},
+		{name: "every problem at once", mutate: func(r *Route) { r.Name = ""; r.Methods = []string{"get"}; r.Timeout = -1 },
+			want: "routes[0].name: must not be empty\nroutes[0].match.methods[0]: must be an uppercase HTTP method such as GET\nroutes[0].upstream.timeout: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ok
 			if tc.mutate != nil {
 				tc.mutate(&r)
 			}
-			_, err := New(Options{Routes: []Route{r}, Realm: tc.realm})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			o := Options{Routes: []Route{r}, Realm: tc.realm}
+			_, err := New(o)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+			// Validate refuses the same, except a missing or superfluous
+			// Auth, which is not configuration.
+			if verr := o.Validate(); !strings.Contains(tc.want, "authenticator") && fmt.Sprint(verr) != fmt.Sprint(err) {
+				t.Errorf("Validate: got %v, want New's %v", verr, err)
 			}
 		})
 	}
-	if _, err := New(Options{Routes: []Route{ok, ok}}); err == nil || !strings.Contains(err.Error(), "duplicate") {
-		t.Errorf("duplicate names: got %v, want a duplicate error", err)
+	_, err := New(Options{Routes: []Route{ok, ok}})
+	if want := `routes[1].name: duplicate route name "r" (also routes[0])`; fmt.Sprint(err) != want {
+		t.Errorf("duplicate names: got %v, want %q", err, want)
 	}
 }
 
+// TestChallengeQuoting: New refuses a realm with '"' or '\', but the
+// challenge quotes it correctly all the same.
 func TestChallengeQuoting(t *testing.T) {
-	h, err := New(Options{Realm: `a "quoted" \ realm`})
+	h, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.realm = `a "quoted" \ realm`
 	got := h.missingToken().Challenge
 	want := `Bearer realm="a \"quoted\" \\ realm"`
 	if got != want {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/rs/cors"
 
+	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/headers"
 )
 
@@ -18,15 +18,16 @@ import (
 // without authentication, and puts the CORS headers on every response to an
 // allowed origin: upstream answers and the gateway's own errors alike.
 type CORS struct {
-	// AllowedOrigins lists the origins (scheme://host[:port], no path)
-	// whose pages may call the gateway. Origins compare case-insensitively
-	// and with a default port (:80 for http, :443 for https) ignored, as
-	// browsers omit it. "*" alone allows every origin and is refused with
-	// AllowCredentials. Wildcards inside an origin are refused. It must not
-	// be empty.
+	// AllowedOrigins lists the origins (http or https://host[:port], no
+	// path; see headers.CanonicalOrigin) whose pages may call the gateway.
+	// Origins compare case-insensitively and with a default port (:80 for
+	// http, :443 for https) ignored, as browsers omit it. "*" alone allows
+	// every origin and is refused with AllowCredentials. Wildcards inside
+	// an origin are refused. It must not be empty.
 	AllowedOrigins []string
-	// AllowedMethods lists the methods a page may use. Empty means GET,
-	// POST, PUT, PATCH and DELETE. HEAD is allowed whenever GET is.
+	// AllowedMethods lists the methods a page may use, each an upper-case
+	// method token. Empty means GET, POST, PUT, PATCH and DELETE. HEAD is
+	// allowed whenever GET is.
 	AllowedMethods []string
 	// AllowedHeaders lists the request headers a page may send. Empty means
 	// Authorization and Content-Type; "*" allows any.
@@ -63,25 +64,32 @@ type corsPolicy struct {
 	rs *cors.Cors
 }
 
-// newCORS validates o, fills its defaults and compiles it with rs/cors.
+// newCORS validates o, fills its defaults and compiles it with rs/cors. It
+// is the one place the CORS rules and the defaults of AllowedMethods and
+// AllowedHeaders are written; errors are *field.Error values with paths
+// relative to the cors block (allowed_origins[1], max_age), every problem
+// reported.
 func newCORS(o CORS) (*corsPolicy, error) {
+	var errs []error
 	if len(o.AllowedOrigins) == 0 {
 		// rs/cors reads an empty list as "every origin": never let a
 		// missing list open the gateway to all of them.
-		return nil, errors.New("allowed_origins: must not be empty")
+		errs = append(errs, field.Errorf("allowed_origins", "must not be empty"))
 	}
 	origins := make([]string, 0, len(o.AllowedOrigins))
 	for i, s := range o.AllowedOrigins {
+		path := field.Index("allowed_origins", i)
 		if s == "*" {
 			if o.AllowCredentials {
-				return nil, fmt.Errorf(`allowed_origins[%d]: "*" is not allowed with allow_credentials`, i)
+				errs = append(errs, field.Errorf(path, `"*" is not allowed with allow_credentials: true; list the origins`))
 			}
 			origins = append(origins, s)
 			continue
 		}
 		origin, err := headers.CanonicalOrigin(s)
 		if err != nil {
-			return nil, fmt.Errorf("allowed_origins[%d]: %w", i, err)
+			errs = append(errs, &field.Error{Path: path, Err: err})
+			continue
 		}
 		origins = append(origins, origin)
 	}
@@ -91,8 +99,8 @@ func newCORS(o CORS) (*corsPolicy, error) {
 		methods = defaultCORSMethods
 	}
 	for i, m := range methods {
-		if !headers.IsToken(m) {
-			return nil, fmt.Errorf("allowed_methods[%d]: %q is not a method", i, m)
+		if err := checkMethodName(m); err != nil {
+			errs = append(errs, &field.Error{Path: field.Index("allowed_methods", i), Err: err})
 		}
 	}
 	// HEAD is GET without a body (RFC 9110 §9.3.2): a page that may GET a
@@ -105,12 +113,7 @@ func newCORS(o CORS) (*corsPolicy, error) {
 	if len(allowed) == 0 {
 		allowed = defaultCORSHeaders
 	}
-	if err := checkHeaderNames("allowed_headers", allowed); err != nil {
-		return nil, err
-	}
-	if err := checkHeaderNames("exposed_headers", o.ExposedHeaders); err != nil {
-		return nil, err
-	}
+	errs = append(errs, checkHeaderNames("allowed_headers", allowed), checkHeaderNames("exposed_headers", o.ExposedHeaders))
 	exposed := make([]string, 0, len(gatewayExposed)+len(o.ExposedHeaders))
 	for _, name := range slices.Concat(gatewayExposed, o.ExposedHeaders) {
 		if !slices.ContainsFunc(exposed, func(e string) bool { return strings.EqualFold(e, name) }) {
@@ -119,7 +122,10 @@ func newCORS(o CORS) (*corsPolicy, error) {
 	}
 
 	if o.MaxAge < 0 {
-		return nil, errors.New("max_age: must not be negative")
+		errs = append(errs, field.Errorf("max_age", "must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return &corsPolicy{rs: cors.New(cors.Options{
 		AllowedOrigins:   origins,
@@ -131,13 +137,14 @@ func newCORS(o CORS) (*corsPolicy, error) {
 	})}, nil
 }
 
-func checkHeaderNames(field string, names []string) error {
+func checkHeaderNames(path string, names []string) error {
+	var errs []error
 	for i, n := range names {
 		if !headers.IsToken(n) {
-			return fmt.Errorf("%s[%d]: %q is not a header name", field, i, n)
+			errs = append(errs, field.Errorf(field.Index(path, i), "%s is not a header name", field.Quote(n)))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // begin runs first for every request. It reports whether r is a preflight

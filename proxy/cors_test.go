@@ -416,9 +416,9 @@ func TestNewCORSErrors(t *testing.T) {
 		cors CORS
 		want string
 	}{
-		{name: "no origins", cors: CORS{}, want: "cors: allowed_origins: must not be empty"},
+		{name: "no origins", cors: CORS{}, want: "cors.allowed_origins: must not be empty"},
 		{name: "star with credentials", cors: CORS{AllowedOrigins: []string{appOrigin, "*"}, AllowCredentials: true},
-			want: `cors: allowed_origins[1]: "*" is not allowed with allow_credentials`},
+			want: `cors.allowed_origins[1]: "*" is not allowed with allow_credentials: true; list the origins`},
 		{name: "wildcard inside an origin", cors: CORS{AllowedOrigins: []string{"https://*.example.com"}},
 			want: "wildcards are not supported"},
 		{name: "path", cors: CORS{AllowedOrigins: []string{"https://app.example.com/app"}},
@@ -428,13 +428,17 @@ func TestNewCORSErrors(t *testing.T) {
 		{name: "no scheme", cors: CORS{AllowedOrigins: []string{"app.example.com"}},
 			want: "is not an origin such as"},
 		{name: "bad method", cors: CORS{AllowedOrigins: []string{appOrigin}, AllowedMethods: []string{"GET", "PO ST"}},
-			want: `allowed_methods[1]: "PO ST" is not a method`},
+			want: `cors.allowed_methods[1]: must be an uppercase HTTP method such as GET`},
+		{name: "lower-case method", cors: CORS{AllowedOrigins: []string{appOrigin}, AllowedMethods: []string{"get"}},
+			want: `cors.allowed_methods[0]: must be an uppercase HTTP method such as GET`},
+		{name: "ftp origin", cors: CORS{AllowedOrigins: []string{"ftp://app.example.com"}},
+			want: `cors.allowed_origins[0]: "ftp://app.example.com" is not an origin such as https://app.example.com`},
 		{name: "bad allowed header", cors: CORS{AllowedOrigins: []string{appOrigin}, AllowedHeaders: []string{"X:Y"}},
-			want: `allowed_headers[0]: "X:Y" is not a header name`},
+			want: `cors.allowed_headers[0]: "X:Y" is not a header name`},
 		{name: "bad exposed header", cors: CORS{AllowedOrigins: []string{appOrigin}, ExposedHeaders: []string{""}},
-			want: `exposed_headers[0]: "" is not a header name`},
+			want: `cors.exposed_headers[0]: "" is not a header name`},
 		{name: "negative max age", cors: CORS{AllowedOrigins: []string{appOrigin}, MaxAge: -time.Second},
-			want: "max_age: must not be negative"},
+			want: "cors.max_age: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/authgate/authgate/internal/headers"
 	"github.com/authgate/authgate/internal/reason"
 )
 
@@ -93,15 +94,21 @@ func quote(s string) string {
 	return b.String()
 }
 
-// hasCTL reports whether s holds a control character other than HTAB, which
-// no header value may carry (RFC 9110 §5.5).
-func hasCTL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < 0x20 && b != '\t' || b == 0x7f {
-			return true
-		}
+// DefaultRealm is the realm New uses when Options.Realm is "" (CONTRACT
+// §2.1 server.realm).
+const DefaultRealm = "authgate"
+
+// checkRealm is the rule for the realm: it is sent in a quoted-string of
+// every WWW-Authenticate challenge (RFC 9110 §11.6.1). quote would escape
+// '"' and '\', but a realm is configured text that clients show and match
+// as written, and some read challenges naively, so neither is allowed, nor
+// any control character (headers.IsCTL, HTAB included). "" stands for
+// DefaultRealm.
+func checkRealm(realm string) error {
+	if strings.ContainsAny(realm, `"\`) || headers.HasCTL(realm) {
+		return errors.New("must not contain quotes, backslashes or control characters")
 	}
-	return false
+	return nil
 }
 
 func badPath(cause error) *Refusal {

@@ -8,7 +8,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/auth"
+	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/headers"
 )
 
@@ -71,10 +71,13 @@ type Handler struct {
 	strip map[string]bool
 }
 
-// New validates the routes and compiles them: matchers, the set of identity
-// headers to strip, claim selectors and one reverse proxy per route. Errors
-// name the route by index and name.
+// New validates o (see Options.Validate) and compiles the routes: matchers,
+// the set of identity headers to strip, claim selectors and one reverse
+// proxy per route. Errors are *field.Error values (routes[2].upstream.url).
 func New(o Options) (*Handler, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	h := &Handler{
 		realm:     o.Realm,
 		logger:    o.Logger,
@@ -84,10 +87,7 @@ func New(o Options) (*Handler, error) {
 		strip:     map[string]bool{},
 	}
 	if h.realm == "" {
-		h.realm = "authgate"
-	}
-	if hasCTL(h.realm) {
-		return nil, errors.New("realm: control characters are not allowed")
+		h.realm = DefaultRealm
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -103,16 +103,11 @@ func New(o Options) (*Handler, error) {
 		h.owned = newTransport()
 		h.transport = h.owned
 	}
-	names := map[string]bool{}
 	for i, r := range o.Routes {
 		c, err := compileRoute(r)
 		if err != nil {
-			return nil, fmt.Errorf("routes[%d] %q: %w", i, r.Name, err)
+			return nil, field.Prefix(field.Index("routes", i), err)
 		}
-		if names[c.Name] {
-			return nil, fmt.Errorf("routes[%d] %q: duplicate name", i, r.Name)
-		}
-		names[c.Name] = true
 		for _, p := range c.headers {
 			h.strip[p.name] = true
 		}

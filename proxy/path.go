@@ -8,11 +8,25 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/authgate/authgate/internal/headers"
 )
 
 // errBadPath is the cause of every path refusal; the client only learns that
-// the path was refused.
+// the path was refused. checkPath returns one of the errors below, each
+// wrapping it, so that checkRoutePath can say which rule a route's path
+// breaks.
 var errBadPath = errors.New("path refused")
+
+var (
+	errNoSlash      = fmt.Errorf("%w: does not start with /", errBadPath)
+	errControl      = fmt.Errorf("%w: control character", errBadPath)
+	errBackslash    = fmt.Errorf("%w: backslash", errBadPath)
+	errNotUTF8      = fmt.Errorf("%w: not valid UTF-8", errBadPath)
+	errCompat       = fmt.Errorf("%w: a compatibility character for path syntax", errBadPath)
+	errDotSegment   = fmt.Errorf("%w: dot segment", errBadPath)
+	errEmptySegment = fmt.Errorf("%w: empty segment", errBadPath)
+)
 
 // checkRequest applies, in order, the checks every request passes before
 // CORS preflights and routing, and returns the path routes are matched
@@ -71,7 +85,8 @@ func checkHost(host string) error {
 // every upstream that normalises it). Refusing every such path leaves
 // nothing to disagree about. p is refused when:
 //   - it does not start with "/";
-//   - it holds a control character (0x00–0x1F, 0x7F): "%00" ends the path
+//   - it holds a control character (headers.IsCTL: 0x00–0x1F, HTAB
+//     included, and 0x7F): "%00" ends the path
 //     for C-based stacks, and CR/LF split lines for those that log or
 //     re-emit it;
 //   - it holds a backslash ("\" or "%5C"), which Windows servers, IIS and
@@ -98,27 +113,27 @@ func checkHost(host string) error {
 // the match skipped: reading it as a delimiter is the stricter choice.
 func checkPath(p string) (string, error) {
 	if !strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("%w: does not start with /", errBadPath)
+		return "", errNoSlash
 	}
 	params, ascii := false, true
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; {
 		case c >= utf8.RuneSelf:
 			ascii = false
-		case c < 0x20 || c == 0x7f:
-			return "", fmt.Errorf("%w: control character", errBadPath)
+		case headers.IsCTL(c):
+			return "", errControl
 		case c == '\\':
-			return "", fmt.Errorf("%w: backslash", errBadPath)
+			return "", errBackslash
 		case c == ';':
 			params = true
 		}
 	}
 	if !ascii {
 		if !utf8.ValidString(p) {
-			return "", fmt.Errorf("%w: not valid UTF-8", errBadPath)
+			return "", errNotUTF8
 		}
 		if addsSyntax(p) {
-			return "", fmt.Errorf("%w: a compatibility character for path syntax", errBadPath)
+			return "", errCompat
 		}
 	}
 	rest := p[1:]
@@ -127,9 +142,9 @@ func checkPath(p string) (string, error) {
 		seg, _, _ = strings.Cut(seg, ";") // the segment without its parameters
 		switch {
 		case seg == "." || seg == "..":
-			return "", fmt.Errorf("%w: dot segment", errBadPath)
+			return "", errDotSegment
 		case seg == "" && more:
-			return "", fmt.Errorf("%w: empty segment", errBadPath)
+			return "", errEmptySegment
 		}
 		rest = tail
 	}

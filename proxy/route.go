@@ -5,35 +5,39 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/authgate/authgate/internal/claims"
-	"github.com/authgate/authgate/internal/headers"
+	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/policy"
 )
 
 // Route is one routing rule as the gateway compiles it from configuration
 // (CONTRACT §2.1 routes). New validates it; the Handler never modifies it.
 type Route struct {
-	// Name identifies the route in logs and metrics. It must be non-empty and
-	// not "none", the label of unmatched requests.
+	// Name identifies the route in logs and metrics. It must be non-empty,
+	// unique among the routes and not "none", the label of unmatched
+	// requests.
 	Name string
 	// Host, if set, must equal the request's host, compared
-	// case-insensitively (ASCII only) with any port and one trailing dot
-	// ignored, on either side (see hostKey). "" matches any host.
+	// case-insensitively (ASCII only) with the request's port and one
+	// trailing dot on either side ignored (see hostKey). It is a host name
+	// without scheme, path, port, space or control character. "" matches
+	// any host.
 	Host string
 	// Methods, if non-empty, lists the methods the route accepts. Methods
-	// are case-sensitive (RFC 9110 §9.1); New upper-cases them. TRACE and
-	// CONNECT are refused: they are never forwarded.
+	// are case-sensitive (RFC 9110 §9.1), so each must be an upper-case
+	// method token, as the standard methods and the requests for them are.
+	// TRACE and CONNECT are refused: they are never forwarded.
 	Methods []string
 	// Path matches exactly this decoded path, once each segment's
 	// ";parameters" are removed from the request's. Exactly one of Path and
-	// PathPrefix is set; it starts with "/" and is a path checkPath accepts,
-	// without parameters (a route that could never match is refused).
+	// PathPrefix is set; it starts with "/", has no "?" or "#", and is a
+	// path checkPath accepts, without parameters (a route that could never
+	// match is refused; see checkRoutePath).
 	Path string
 	// PathPrefix matches the decoded paths that equal it or continue it with
 	// a "/", parameters removed as for Path: "/api" matches "/api",
@@ -41,7 +45,8 @@ type Route struct {
 	// trailing "/" is ignored ("/api/" is "/api").
 	PathPrefix string
 	// Upstream is where requests go: an absolute http or https URL with an
-	// optional base path that the request path is appended to.
+	// optional base path that the request path is appended to, and nothing
+	// else (see checkUpstream; ParseUpstream parses a configured one).
 	Upstream *url.URL
 	// StripPrefix removes the matched PathPrefix (or Path), with the
 	// parameters of the segments it covers, from the path before it is
@@ -52,7 +57,7 @@ type Route struct {
 	PreserveHost bool
 	// Timeout bounds the time from forwarding the request to receiving the
 	// upstream's response headers; past it the client gets 504. Zero means no
-	// limit.
+	// limit; it must not be negative.
 	Timeout time.Duration
 	// Mode says what a request without a token gets (CONTRACT §3.3 step 1).
 	Mode policy.Mode
@@ -61,14 +66,17 @@ type Route struct {
 	Auth Authenticator
 	// Scopes are the scopes the route requires; a 403 names them in
 	// WWW-Authenticate scope="…" (RFC 6750 §3). They must be RFC 6749 §3.3
-	// scope tokens, which need no quoting.
+	// scope tokens (policy.IsScopeToken), which need no quoting.
 	Scopes []string
 	// Headers maps an upstream header name to a claim selector
 	// (claims.Compile syntax). Each is set from the verified claims; an
-	// absent or null claim leaves the header unset.
+	// absent or null claim leaves the header unset. A name must be a header
+	// name the gateway does not own (headers.Reserved), listed once in any
+	// case.
 	Headers map[string]string
 	// ClaimsHeader, if set, names a header that carries the whole verified
-	// payload, base64url-encoded without padding.
+	// payload, base64url-encoded without padding. The rules of a Headers
+	// name apply, and Headers must not set it too.
 	ClaimsHeader string
 	// StripAuthorization removes the client's Authorization header from the
 	// upstream request.
@@ -101,127 +109,131 @@ type headerPlan struct {
 	claim string
 }
 
+// Validate reports every problem New would refuse in r apart from its Auth,
+// as *field.Error values with paths in configuration spelling relative to
+// the route: name, match.methods[1], match.path_prefix, upstream.url,
+// forward.headers.X-User, forward.claims_header. It builds nothing.
+func (r Route) Validate() error {
+	_, err := r.compile()
+	return err
+}
+
 // compileRoute validates r and precomputes everything a request needs.
 func compileRoute(r Route) (*route, error) {
-	if r.Name == "" {
-		return nil, errors.New("name is empty")
-	}
-	if r.Name == noRoute {
-		return nil, fmt.Errorf("name %q is reserved for unmatched requests", noRoute)
-	}
-	c := &route{Route: r, host: asciiLower(hostKey(r.Host))}
-	if r.Host != "" && c.host == "" {
-		// "." or ":80" would otherwise match every host.
-		return nil, fmt.Errorf("host %q: names no host", r.Host)
-	}
-	for _, m := range r.Methods {
-		if !headers.IsToken(m) {
-			return nil, fmt.Errorf("methods: %q is not a method name", m)
-		}
-		if refusedMethod(m) {
-			return nil, fmt.Errorf("methods: %s is never forwarded", m)
-		}
-		c.methods = append(c.methods, strings.ToUpper(m))
-	}
-	switch {
-	case (r.Path == "") == (r.PathPrefix == ""):
-		return nil, errors.New("exactly one of path and path_prefix must be set")
-	case r.Path != "":
-		if !strings.HasPrefix(r.Path, "/") {
-			return nil, fmt.Errorf("path %q: must start with /", r.Path)
-		}
-		c.prefix, c.exact = r.Path, true
-	default:
-		if !strings.HasPrefix(r.PathPrefix, "/") {
-			return nil, fmt.Errorf("path_prefix %q: must start with /", r.PathPrefix)
-		}
-		c.prefix = strings.TrimRight(r.PathPrefix, "/")
-		if c.prefix == "" {
-			c.prefix = "/"
-		}
-	}
-	// Request paths are matched without parameters, and checkPath refuses
-	// what it refuses before matching: a route path outside that set could
-	// never match.
-	if p, err := checkPath(c.prefix); err != nil || p != c.prefix {
-		return nil, fmt.Errorf("path %q: no request path that the gateway accepts can match it", c.prefix)
-	}
-	if err := checkUpstream(r.Upstream); err != nil {
+	c, err := r.compile()
+	if err != nil {
 		return nil, err
-	}
-	c.baseRaw, c.base = r.Upstream.EscapedPath(), r.Upstream.Path
-	if r.Timeout < 0 {
-		return nil, fmt.Errorf("timeout %s: must not be negative", r.Timeout)
 	}
 	if (r.Mode == policy.None) != (r.Auth == nil) {
 		return nil, fmt.Errorf("auth mode %s: an authenticator is needed exactly when the mode is not none", r.Mode)
 	}
-	if r.Mode != policy.Required && r.Mode != policy.Optional && r.Mode != policy.None {
-		return nil, fmt.Errorf("auth mode %s: unknown", r.Mode)
+	return c, nil
+}
+
+// compile checks every field of r but Auth and precomputes the matchers and
+// the header plan. It reports every problem, not only the first.
+func (r Route) compile() (*route, error) {
+	var errs []error
+	fail := func(path string, err error) { errs = append(errs, &field.Error{Path: path, Err: err}) }
+	switch r.Name {
+	case "":
+		fail("name", errors.New("must not be empty"))
+	case noRoute:
+		fail("name", fmt.Errorf("%q is reserved: metrics use it for \"no route\"", noRoute))
 	}
-	for _, s := range r.Scopes {
-		if s == "" || strings.ContainsAny(s, " \"\\") || hasCTL(s) {
-			return nil, fmt.Errorf("scopes: %q is not a scope token", s)
+	c := &route{Route: r, host: asciiLower(hostKey(r.Host))}
+	if err := checkRouteHost(r.Host, c.host); err != nil {
+		fail("match.host", err)
+	}
+	for i, m := range r.Methods {
+		if err := checkRouteMethod(m); err != nil {
+			fail(field.Index("match.methods", i), err)
+			continue
+		}
+		c.methods = append(c.methods, m)
+	}
+	switch {
+	case r.Path == "" && r.PathPrefix == "":
+		fail("match", errors.New("set exactly one of path_prefix or path"))
+	case r.Path != "" && r.PathPrefix != "":
+		fail("match", errors.New("set exactly one of path_prefix or path, not both"))
+	case r.Path != "":
+		c.prefix, c.exact = r.Path, true
+		if err := checkRoutePath(c.prefix); err != nil {
+			fail("match.path", err)
+		}
+	default:
+		// "/api/" matches what "/api" matches (a segment boundary).
+		c.prefix = strings.TrimRight(r.PathPrefix, "/")
+		if c.prefix == "" {
+			c.prefix = "/"
+		}
+		if err := checkRoutePath(c.prefix); err != nil {
+			fail("match.path_prefix", err)
+		}
+	}
+	if err := checkUpstream(r.Upstream); err != nil {
+		fail("upstream.url", err)
+	} else {
+		c.baseRaw, c.base = r.Upstream.EscapedPath(), r.Upstream.Path
+	}
+	if r.Timeout < 0 {
+		fail("upstream.timeout", errors.New("must not be negative"))
+	}
+	if r.Mode != policy.Required && r.Mode != policy.Optional && r.Mode != policy.None {
+		fail("auth.mode", errors.New("must be required, optional or none"))
+	}
+	for i, s := range r.Scopes {
+		if !policy.IsScopeToken(s) {
+			fail(field.Index("scopes", i), errors.New("must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)"))
 		}
 	}
 	c.scope = strings.Join(r.Scopes, " ")
 
-	seen := map[string]bool{}
+	// seen maps a lower-cased name to the first spelling of it, in sorted
+	// order, so that a pair differing only in case is reported once, at
+	// the later name.
+	seen := map[string]string{}
 	names := make([]string, 0, len(r.Headers))
 	for name := range r.Headers {
 		names = append(names, name)
 	}
 	slices.Sort(names) // deterministic errors and header order
 	for _, name := range names {
-		canon, err := identityHeaderName(name, seen)
-		if err != nil {
-			return nil, fmt.Errorf("forward.headers: %w", err)
+		hp := field.Key("forward.headers", name)
+		canon, nameErr := identityHeaderName(name)
+		if nameErr != nil {
+			fail(hp, nameErr)
 		}
-		sel, err := claims.Compile(r.Headers[name])
-		if err != nil {
-			return nil, fmt.Errorf("forward.headers[%s]: %w", name, err)
+		if first, dup := seen[asciiLower(name)]; dup {
+			fail(hp, fmt.Errorf("header %s is also listed as %s (header names are case-insensitive)", field.Quote(name), field.Quote(first)))
+		} else {
+			seen[asciiLower(name)] = name
 		}
-		c.headers = append(c.headers, headerPlan{name: canon, sel: sel, claim: sel.String()})
+		sel, selErr := compileSelector(name, r.Headers[name])
+		if selErr != nil {
+			fail(hp, selErr)
+		}
+		if nameErr == nil && selErr == nil {
+			c.headers = append(c.headers, headerPlan{name: canon, sel: sel, claim: sel.String()})
+		}
 	}
 	if r.ClaimsHeader != "" {
-		canon, err := identityHeaderName(r.ClaimsHeader, seen)
-		if err != nil {
-			return nil, fmt.Errorf("forward.claims_header: %w", err)
+		canon, err := identityHeaderName(r.ClaimsHeader)
+		switch {
+		case err != nil:
+			fail("forward.claims_header", err)
+		case seen[asciiLower(r.ClaimsHeader)] != "":
+			// The two values would overwrite each other upstream.
+			fail("forward.claims_header", fmt.Errorf("header %s is also set by forward.headers", field.Quote(r.ClaimsHeader)))
+		default:
+			c.claimsHeader = canon
 		}
-		c.claimsHeader = canon
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return c, nil
-}
-
-func checkUpstream(u *url.URL) error {
-	switch {
-	case u == nil:
-		return errors.New("upstream.url: missing")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("upstream.url %q: scheme must be http or https", u.Redacted())
-	case u.Host == "":
-		return fmt.Errorf("upstream.url %q: host is empty", u.Redacted())
-	case u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return fmt.Errorf("upstream.url %q: only scheme, host and base path are allowed", u.Redacted())
-	}
-	return nil
-}
-
-// identityHeaderName validates an identity header name and returns its
-// canonical form; seen catches a name used twice on one route.
-func identityHeaderName(name string, seen map[string]bool) (string, error) {
-	if !headers.IsToken(name) {
-		return "", fmt.Errorf("%q is not a header name", name)
-	}
-	canon := textproto.CanonicalMIMEHeaderKey(name)
-	if headers.Reserved(canon) {
-		return "", fmt.Errorf("%q is set by the gateway or the protocol and cannot carry a claim", name)
-	}
-	if seen[canon] {
-		return "", fmt.Errorf("%q is set twice", name)
-	}
-	seen[canon] = true
-	return canon, nil
 }
 
 // matches reports whether r is for this route. path is checkPath's result
@@ -285,6 +297,22 @@ func asciiEqualFold(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// asciiUpper upper-cases ASCII letters only, like asciiLower.
+func asciiUpper(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'a' <= s[i] && s[i] <= 'z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'a' <= b[j] && b[j] <= 'z' {
+					b[j] -= 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 func asciiLower(s string) string {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/authgate/authgate/internal/headers"
 	"github.com/authgate/authgate/internal/reason"
 )
 
@@ -47,11 +48,14 @@ func HeaderValue(v any) (string, error) {
 }
 
 // invalidFieldByte returns the index of the first byte that may not appear in
-// an RFC 9110 field value (a CTL other than HTAB), or -1. Bytes 0x80–0xFF
-// (obs-text, e.g. UTF-8) are allowed, as net/http allows them.
+// an RFC 9110 §5.5 field value, or -1: a control character (headers.IsCTL)
+// other than HTAB, which a field value may hold between other characters.
+// This is the one place the TAB exception to authgate's control-character
+// rule is made. Bytes 0x80–0xFF (obs-text, e.g. UTF-8) are allowed, as
+// net/http allows them.
 func invalidFieldByte(s string) int {
 	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < 0x20 && b != '\t' || b == 0x7f {
+		if b := s[i]; headers.IsCTL(b) && b != '\t' {
 			return i
 		}
 	}

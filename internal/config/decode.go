@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/authgate/authgate/internal/field"
 )
 
 // decodeFile turns the YAML in data into a Config: syntax check, ${NAME}
@@ -113,11 +115,11 @@ func expandTree(n *yaml.Node, path string, env Env, p *problems, file string) {
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			expandTree(n.Content[i+1], keyPath(path, n.Content[i].Value), env, p, file)
+			expandTree(n.Content[i+1], field.Key(path, n.Content[i].Value), env, p, file)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			expandTree(c, indexPath(path, i), env, p, file)
+			expandTree(c, field.Index(path, i), env, p, file)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {

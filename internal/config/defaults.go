@@ -1,17 +1,27 @@
 package config
 
 import (
-	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"time"
+
+	"github.com/authgate/authgate/internal/field"
+	"github.com/authgate/authgate/internal/verify"
+	"github.com/authgate/authgate/jwks"
+	"github.com/authgate/authgate/proxy"
 )
 
-// Defaults of CONTRACT §2.1, in one place.
+// Defaults of CONTRACT §2.1. A default that a constructor applies to a zero
+// value is the constructor's, and is named from there: jwks.Default*,
+// verify.Default*, proxy.DefaultRealm; the CORS methods and headers are
+// filled by proxy.New and not here at all. The others are the
+// configuration's own: the constructor reads zero differently (no upstream
+// timeout, no Access-Control-Max-Age, no clock skew) or there is no
+// constructor (listeners, logs, credentials).
 const (
 	defaultListen            = ":8080"
 	defaultAdminListen       = ":9090"
-	defaultRealm             = "authgate"
 	defaultReadHeaderTimeout = 10 * time.Second
 	defaultIdleTimeout       = 120 * time.Second
 	defaultShutdownTimeout   = 25 * time.Second
@@ -19,10 +29,6 @@ const (
 	defaultLogLevel          = "info"
 	defaultLogFormat         = "text"
 	defaultClockSkew         = 30 * time.Second
-	defaultRefreshInterval   = 15 * time.Minute
-	defaultMinRefresh        = 30 * time.Second
-	defaultMaxStale          = 24 * time.Hour
-	defaultJWKSTimeout       = 5 * time.Second
 	defaultUpstreamTimeout   = 30 * time.Second
 	defaultRefreshBefore     = 60 * time.Second
 	defaultCORSMaxAge        = 10 * time.Minute
@@ -37,20 +43,13 @@ const (
 	authStrip    = "strip"
 )
 
-// defaultAlgorithms is the default and also the complete set of accepted
-// signature algorithms: asymmetric only, because keys come from a public JWKS.
-var defaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-
-var (
-	defaultRequiredClaims = []string{"exp"}
-	defaultScopeClaims    = []string{"scope", "scp"}
-	defaultCORSMethods    = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
-	defaultCORSHeaders    = []string{"Authorization", "Content-Type"}
-)
-
 // fillDefaults merges the defaults block into the routes, then sets every
-// field that neither the file, the environment nor the defaults block set. "Set" comes from loc, so an explicit zero (clock_skew: 0s) or an
-// explicit empty list (token_types: []) is kept and validated as written.
+// field that neither the file, the environment nor the defaults block set.
+// "Set" comes from loc, so an explicit zero (clock_skew: 0s) or an explicit
+// empty list (token_types: []) is kept and validated as written. The
+// realm, issuers' lists and key set durations are filled with the
+// constructors' defaults although those would fill them too, so that check
+// and explain show the values in force.
 func fillDefaults(c *Config, loc *locator) {
 	str := func(dst *string, path, def string) {
 		if *dst == "" && !loc.isSet(path) {
@@ -75,7 +74,7 @@ func fillDefaults(c *Config, loc *locator) {
 		a := defaultAdminListen
 		s.AdminListen = &a
 	}
-	str(&s.Realm, "server.realm", defaultRealm)
+	str(&s.Realm, "server.realm", proxy.DefaultRealm)
 	dur(&s.ReadHeaderTimeout, "server.read_header_timeout", defaultReadHeaderTimeout)
 	dur(&s.IdleTimeout, "server.idle_timeout", defaultIdleTimeout)
 	dur(&s.ShutdownTimeout, "server.shutdown_timeout", defaultShutdownTimeout)
@@ -91,35 +90,89 @@ func fillDefaults(c *Config, loc *locator) {
 	}
 
 	for i := range c.Issuers {
-		is, p := &c.Issuers[i], fmt.Sprintf("issuers[%d]", i)
-		list(&is.Algorithms, defaultAlgorithms)
+		is, p := &c.Issuers[i], field.Index("issuers", i)
+		list(&is.Algorithms, verify.DefaultAlgorithms)
 		dur(&is.ClockSkew, p+".clock_skew", defaultClockSkew)
-		list(&is.RequiredClaims, defaultRequiredClaims)
-		list(&is.ScopeClaims, defaultScopeClaims)
-		dur(&is.JWKS.RefreshInterval, p+".jwks.refresh_interval", defaultRefreshInterval)
-		dur(&is.JWKS.MinRefreshInterval, p+".jwks.min_refresh_interval", defaultMinRefresh)
-		dur(&is.JWKS.MaxStale, p+".jwks.max_stale", defaultMaxStale)
-		dur(&is.JWKS.Timeout, p+".jwks.timeout", defaultJWKSTimeout)
+		list(&is.RequiredClaims, verify.DefaultRequiredClaims)
+		list(&is.ScopeClaims, verify.DefaultScopeClaims)
+		dur(&is.JWKS.RefreshInterval, p+".jwks.refresh_interval", jwks.DefaultRefreshInterval)
+		dur(&is.JWKS.MinRefreshInterval, p+".jwks.min_refresh_interval", jwks.DefaultMinRefreshInterval)
+		dur(&is.JWKS.MaxStale, p+".jwks.max_stale", jwks.DefaultMaxStale)
+		dur(&is.JWKS.Timeout, p+".jwks.timeout", jwks.DefaultTimeout)
 	}
 
 	for i := range c.Credentials {
 		cc := &c.Credentials[i].ClientCredentials
-		dur(&cc.RefreshBefore, fmt.Sprintf("credentials[%d].client_credentials.refresh_before", i), defaultRefreshBefore)
+		dur(&cc.RefreshBefore, field.Index("credentials", i)+".client_credentials.refresh_before", defaultRefreshBefore)
 	}
 
 	dropEmptyCORS(c)
 	if c.CORS != nil {
-		list(&c.CORS.AllowedMethods, defaultCORSMethods)
-		list(&c.CORS.AllowedHeaders, defaultCORSHeaders)
 		dur(&c.CORS.MaxAge, "cors.max_age", defaultCORSMaxAge)
 	}
 
 	mergeDefaults(c, loc)
 	for i := range c.Routes {
-		r, p := &c.Routes[i], fmt.Sprintf("routes[%d]", i)
+		r, p := &c.Routes[i], field.Index("routes", i)
 		dur(&r.Upstream.Timeout, p+".upstream.timeout", defaultUpstreamTimeout)
 		str(&r.Auth.Mode, p+".auth.mode", modeRequired)
 		str(&r.Forward.Authorization, p+".forward.authorization", authKeep)
+	}
+}
+
+// mergeDefaults merges the defaults block into every route, field by field
+// (CONTRACT §2.1): a field the route sets, even to an explicitly empty list
+// or mapping, wins; otherwise the default's value applies. Lists and
+// mappings are replaced whole, never combined, so a route can always say
+// exactly what it wants. It runs before the built-in defaults, which then
+// fill what is still unset (auth.mode required, authorization keep).
+//
+// Every inherited field is recorded in loc.inherited: validation reports a
+// bad inherited value once, at the defaults block's line, and the rule that
+// a mode-none route sets no auth rules applies to what the route wrote
+// itself. A route whose mode is none drops the auth rules it inherited, as
+// nothing checks them there; inherited forward settings stay, so those
+// headers are still stripped from its requests (and never set, as it has
+// no identity).
+func mergeDefaults(c *Config, loc *locator) {
+	d := c.Defaults
+	for i := range c.Routes {
+		r, rp := &c.Routes[i], field.Index("routes", i)
+		inherit := func(field string, has bool, apply func()) {
+			if has && !loc.isSet(rp+"."+field) {
+				apply()
+				loc.inherited[rp+"."+field] = true
+			}
+		}
+		a, f := &r.Auth, &r.Forward
+		inherit("auth.mode", d.Auth.Mode != "", func() { a.Mode = d.Auth.Mode })
+		inherit("auth.issuers", d.Auth.Issuers != nil, func() { a.Issuers = slices.Clone(d.Auth.Issuers) })
+		inherit("auth.audiences", d.Auth.Audiences != nil, func() { a.Audiences = slices.Clone(d.Auth.Audiences) })
+		inherit("auth.scopes", d.Auth.Scopes != nil, func() { a.Scopes = slices.Clone(d.Auth.Scopes) })
+		inherit("auth.any_scopes", d.Auth.AnyScopes != nil, func() { a.AnyScopes = slices.Clone(d.Auth.AnyScopes) })
+		inherit("auth.claims", d.Auth.Claims != nil, func() { a.Claims = maps.Clone(d.Auth.Claims) })
+		inherit("forward.headers", d.Forward.Headers != nil, func() { f.Headers = maps.Clone(d.Forward.Headers) })
+		inherit("forward.claims_header", d.Forward.ClaimsHeader != "", func() { f.ClaimsHeader = d.Forward.ClaimsHeader })
+		inherit("forward.authorization", d.Forward.Authorization != "", func() { f.Authorization = d.Forward.Authorization })
+
+		if a.Mode != modeNone {
+			continue
+		}
+		for _, field := range []struct {
+			name  string
+			clear func()
+		}{
+			{"auth.issuers", func() { a.Issuers = nil }},
+			{"auth.audiences", func() { a.Audiences = nil }},
+			{"auth.scopes", func() { a.Scopes = nil }},
+			{"auth.any_scopes", func() { a.AnyScopes = nil }},
+			{"auth.claims", func() { a.Claims = nil }},
+		} {
+			if p := rp + "." + field.name; loc.inherited[p] {
+				field.clear()
+				delete(loc.inherited, p)
+			}
+		}
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	envlib "github.com/caarlos0/env/v11"
+
+	"github.com/authgate/authgate/internal/field"
 )
 
 // overrideVars are the §2.2 overrides; they apply to a file and to the
@@ -151,14 +153,25 @@ func parseHeaderPairs(items []string, p *problems) map[string]string {
 		switch {
 		case !ok || h == "" || c == "":
 			p.errs = append(p.errs, &FieldError{File: envSource, Path: name,
-				Msg: "malformed pair " + quoteShort(item) + ": want Header=claim, e.g. X-User-Id=sub"})
+				Msg: "malformed pair " + field.Quote(item) + ": want Header=claim, e.g. X-User-Id=sub"})
 		case hasHeaderFold(out, h):
-			p.errs = append(p.errs, &FieldError{File: envSource, Path: name, Msg: "header " + quoteShort(h) + " is listed twice"})
+			p.errs = append(p.errs, &FieldError{File: envSource, Path: name, Msg: "header " + field.Quote(h) + " is listed twice"})
 		default:
 			out[h] = c
 		}
 	}
 	return out
+}
+
+// hasHeaderFold reports whether m has a key equal to name under case
+// folding, as header names compare.
+func hasHeaderFold(m map[string]string, name string) bool {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // trimList trims spaces around list items and drops empty ones; a list with

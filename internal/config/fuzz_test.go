@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// FuzzParse: Parse never panics, every error it returns is a non-empty
-// message, and a configuration it accepts passes Validate unchanged (Parse
-// and Validate agree).
+// FuzzParse: Parse never panics and every error it returns starts with the
+// file name. (That gateway.Build accepts whatever Parse accepts is
+// gateway's FuzzBuildAcceptsParsed, seeded from the same inputs.)
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.yaml")
 	seeds = append(seeds, "../../config.example.yaml")
@@ -23,21 +23,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("server: { max_header_bytes: ${N} }\n---\n"))
 	env := mapEnv(map[string]string{"API_AUDIENCE": "api", "H": "host", "N": "1"})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse("f.yaml", data, env)
-		if err != nil {
-			for _, line := range errLines(err) {
-				if !strings.HasPrefix(line, "f.yaml") && !strings.HasPrefix(line, "environment") {
-					t.Fatalf("got error line %q, want it to start with the file name", line)
-				}
+		_, err := Parse("f.yaml", data, env)
+		for _, line := range errLines(err) {
+			if !strings.HasPrefix(line, "f.yaml") && !strings.HasPrefix(line, "environment") {
+				t.Fatalf("got error line %q, want it to start with the file name", line)
 			}
-			return
-		}
-		warnings := len(cfg.Warnings)
-		if err := cfg.Validate(); err != nil {
-			t.Fatalf("Parse accepted a configuration that Validate refuses: %v", err)
-		}
-		if len(cfg.Warnings) != warnings {
-			t.Fatalf("got %d warnings from Validate, want %d as from Parse", len(cfg.Warnings), warnings)
 		}
 	})
 }

@@ -55,7 +55,8 @@ func finish(cfg *Config, env Env, loc *locator) (*Config, error) {
 		return nil, err
 	}
 	fillDefaults(cfg, loc)
-	if err := cfg.check(loc); err != nil {
+	cfg.loc = loc
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	return cfg, nil

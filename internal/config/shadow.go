@@ -3,6 +3,8 @@ package config
 import (
 	"slices"
 	"strings"
+
+	"github.com/authgate/authgate/internal/field"
 )
 
 // shadowWarnings warns about every route that can never match because an
@@ -12,7 +14,7 @@ func shadowWarnings(routes []Route, p *problems) {
 	for j := range routes {
 		for i := range j {
 			if shadows(routes[i].Match, routes[j].Match) {
-				p.warn(indexPath("routes", j), "never matches: shadowed by routes[%d] %s", i, quoteShort(routes[i].Name))
+				p.warn(field.Index("routes", j), "never matches: shadowed by routes[%d] %s", i, field.Quote(routes[i].Name))
 				break
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/authgate/authgate/internal/field"
 )
 
 // maxShapeNodes bounds the nodes the shape check visits. Aliases are followed,
@@ -72,7 +74,7 @@ func (sc *shapeChecker) check(n *yaml.Node, t reflect.Type, path string, merged 
 	case t.Kind() == reflect.Slice:
 		if sc.want(n, yaml.SequenceNode, path, "a list") {
 			for i, item := range n.Content {
-				ip := indexPath(path, i)
+				ip := field.Index(path, i)
 				sc.setLine(ip, item.Line, merged)
 				sc.check(item, t.Elem(), ip, merged)
 			}
@@ -122,7 +124,7 @@ func (sc *shapeChecker) checkStruct(n *yaml.Node, t reflect.Type, path string, m
 			sc.checkMerge(v, t, path)
 			continue
 		}
-		kp := keyPath(path, k.Value)
+		kp := field.Key(path, k.Value)
 		if k.Kind != yaml.ScalarNode {
 			sc.p.errs = append(sc.p.errs, &FieldError{File: sc.loc.file, Line: k.Line, Path: path, Msg: "keys must be plain names"})
 			continue
@@ -151,7 +153,7 @@ func (sc *shapeChecker) checkMap(n *yaml.Node, t reflect.Type, path string, merg
 			sc.p.errs = append(sc.p.errs, &FieldError{File: sc.loc.file, Line: k.Line, Path: path, Msg: "keys must be plain strings"})
 			continue
 		}
-		kp := keyPath(path, k.Value)
+		kp := field.Key(path, k.Value)
 		if first, dup := seen[k.Value]; dup {
 			sc.p.errs = append(sc.p.errs, &FieldError{File: sc.loc.file, Line: k.Line, Path: kp, Msg: fmt.Sprintf("duplicate key (first at line %d)", first)})
 			continue

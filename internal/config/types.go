@@ -22,6 +22,10 @@ type Config struct {
 	// Warnings are findings that do not stop the gateway (e.g. a route shadowed
 	// by an earlier one), each prefixed like an error ("file:line: path: ...").
 	Warnings []string `yaml:"-"`
+
+	// loc remembers where each field came from, so that Locate can place
+	// errors found after Load (by gateway.Build) as Load places its own.
+	loc *locator
 }
 
 // Server configures the listeners.

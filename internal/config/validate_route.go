@@ -1,127 +1,74 @@
 package config
 
 import (
-	"net"
-	"net/textproto"
-	"net/url"
+	"errors"
 	"strings"
 
-	"github.com/authgate/authgate/internal/claims"
-	"github.com/authgate/authgate/internal/headers"
+	"github.com/authgate/authgate/internal/field"
+	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/policy"
+	"github.com/authgate/authgate/proxy"
 )
 
+// validateRoutes checks the routes and the defaults block. The proxy
+// (proxy.Route.Validate, proxy.Options.Validate, with the realm and CORS),
+// the policy (policy.New) and the verifier (verify.ValidateRoute) judge the
+// values; this checks the references to issuers and credentials, the rules
+// about what a route wrote itself, and places the defaults block's problems
+// once, where it is written.
 func validateRoutes(c *Config, p *problems) {
 	if len(c.Routes) == 0 {
 		p.add("routes", "at least one route is required")
 	}
-	issuers := map[string]bool{}
-	for _, is := range c.Issuers {
-		issuers[is.Name] = true
+	issuers := make(map[string]int, len(c.Issuers))
+	for i, is := range c.Issuers {
+		if _, dup := issuers[is.Name]; !dup {
+			issuers[is.Name] = i
+		}
 	}
 	creds := map[string]bool{}
 	for _, cr := range c.Credentials {
 		creds[cr.Name] = true
 	}
-	validateDefaults(p, c.Defaults, issuers)
-	names := map[string]int{}
+	rc := &routeCheck{p: p, atDefaults: validateDefaults(c, p, issuers), mapped: map[string]bool{}}
+	po := c.ProxyOptions()
 	for i, r := range c.Routes {
-		rp := indexPath("routes", i)
-		checkName(p, rp+".name", r.Name, "route", names, i)
-		validateMatch(p, rp+".match", r.Match)
-		validateUpstream(p, rp+".upstream", r.Upstream, creds)
-		validateAuth(p, rp+".auth", r.Auth, issuers, len(c.Issuers))
-		validateForward(p, rp+".forward", r.Forward)
+		rp := field.Index("routes", i)
+		pr, err := r.ProxyRoute()
+		rc.addMapping(rp, err)
+		rc.add(rp, pr.Validate())
+		po.Routes = append(po.Routes, pr)
+		if path := rp + ".upstream.timeout"; zeroSet(p.loc, path, r.Upstream.Timeout) {
+			rc.addf(path, "must be positive")
+		}
+		if name := r.Upstream.Credentials; name != "" && !creds[name] {
+			rc.addf(rp+".upstream.credentials", "unknown credential %s", field.Quote(name))
+		}
+		validateAuth(c, rc, rp+".auth", r.Auth, issuers)
+		if fp := rp + ".forward.authorization"; p.loc.own(fp) {
+			rc.add(fp, checkAuthorization(r.Forward.Authorization))
+		}
+		rc.flush(rp)
 	}
+	// The realm, CORS and unique route names; each route's own problems
+	// again, which joinSorted keeps once.
+	rc.add("", po.Validate())
+	rc.flush("")
 }
 
-// validateDefaults checks the defaults block where it is written, so that a
-// bad value is reported once, at its own line, however many routes inherit
-// it. Unlike a route's, its fields may be unset, and mode none may come with
-// auth rules: they serve the routes that set another mode.
-func validateDefaults(p *problems, d Defaults, issuers map[string]bool) {
-	switch d.Auth.Mode {
-	case "", modeRequired, modeOptional, modeNone:
-	default:
-		p.add("defaults.auth.mode", "must be required, optional or none")
-	}
-	validateAuthValues(p, "defaults.auth", d.Auth, issuers)
-	validateForwardValues(p, "defaults.forward", d.Forward)
-	checkClaimsHeaderClash(p, "defaults.forward", d.Forward)
-	if d.Forward.Authorization != "" {
-		checkAuthorization(p, "defaults.forward.authorization", d.Forward.Authorization)
-	}
-}
-
-func validateMatch(p *problems, mp string, m Match) {
+// validateAuth checks a route's auth block: its mode needs an issuer, a
+// public route sets no rules itself, the issuers it names exist; the
+// policy and the verifier's route rules judge the values.
+func validateAuth(c *Config, rc *routeCheck, ap string, a Auth, issuers map[string]int) {
+	own := rc.p.loc.own
+	mode, modeErr := policy.ParseMode(a.Mode) // a bad mode is ProxyRoute's to report
 	switch {
-	case m.PathPrefix == "" && m.Path == "":
-		p.add(mp, "set exactly one of path_prefix or path")
-	case m.PathPrefix != "" && m.Path != "":
-		p.add(mp, "set exactly one of path_prefix or path, not both")
-	case m.PathPrefix != "":
-		checkRoutePath(p, mp+".path_prefix", m.PathPrefix)
+	case modeErr != nil:
+	case mode != policy.None:
+		if len(c.Issuers) == 0 {
+			rc.addf(ap+".mode", "auth mode %s needs an issuer, but no issuers are configured", a.Mode)
+		}
 	default:
-		checkRoutePath(p, mp+".path", m.Path)
-	}
-	if m.Host != "" {
-		switch {
-		case strings.ContainsAny(m.Host, "/?#@ ") || hasControl(m.Host):
-			p.add(mp+".host", "must be a host name, without scheme or path")
-		default:
-			if _, _, err := net.SplitHostPort(m.Host); err == nil {
-				p.add(mp+".host", "must not include a port (ports are ignored when matching)")
-			}
-		}
-	}
-	for k, meth := range m.Methods {
-		if !isMethod(meth) {
-			p.add(indexPath(mp+".methods", k), "must be an uppercase HTTP method such as GET")
-		}
-	}
-}
-
-// checkRoutePath checks a match path against what §3.1 lets through: the
-// gateway refuses request paths with "." or ".." segments or "//", so a
-// route written with them could never match.
-func checkRoutePath(p *problems, path, s string) {
-	switch {
-	case !strings.HasPrefix(s, "/"):
-		p.add(path, `must start with "/"`)
-	case strings.ContainsAny(s, "?#"):
-		p.add(path, "must not contain a query or fragment")
-	case hasControl(s):
-		p.add(path, "must not contain control characters")
-	default:
-		segs := strings.Split(strings.TrimSuffix(s[1:], "/"), "/")
-		for k, seg := range segs {
-			if seg == "." || seg == ".." || seg == "" && (k > 0 || len(s) > 1) {
-				p.add(path, `must not contain empty, "." or ".." segments`)
-				return
-			}
-		}
-	}
-}
-
-func validateUpstream(p *problems, up string, u Upstream, creds map[string]bool) {
-	checkHTTPURL(p, up+".url", u.URL)
-	if pu, err := url.Parse(u.URL); err == nil && (pu.RawQuery != "" || pu.ForceQuery || pu.Fragment != "") {
-		p.add(up+".url", "must not have a query or fragment")
-	}
-	positive(p, up+".timeout", u.Timeout)
-	if u.Credentials != "" && !creds[u.Credentials] {
-		p.add(up+".credentials", "unknown credential %s", quoteShort(u.Credentials))
-	}
-}
-
-func validateAuth(p *problems, ap string, a Auth, issuers map[string]bool, nIssuers int) {
-	own := p.loc.own
-	switch a.Mode {
-	case modeRequired, modeOptional:
-		if nIssuers == 0 {
-			p.add(ap+".mode", "auth mode %s needs an issuer, but no issuers are configured", a.Mode)
-		}
-	case modeNone:
 		// A public route checks nothing; rules on it would only suggest a
 		// protection that does not exist. Rules it inherits from defaults
 		// were dropped when merging (they serve the other routes).
@@ -134,177 +81,96 @@ func validateAuth(p *problems, ap string, a Auth, issuers map[string]bool, nIssu
 			{"claims", len(a.Claims) > 0},
 		} {
 			if f.set && own(ap+"."+f.name) {
-				p.add(ap+"."+f.name, "has no effect with auth mode none")
+				rc.addf(ap+"."+f.name, "has no effect with auth mode none")
 			}
+		}
+	}
+	known := true
+	for k, name := range a.Issuers {
+		if _, ok := issuers[name]; !ok {
+			known = false
+			if own(ap + ".issuers") { // an inherited one is reported at the defaults block
+				rc.addf(field.Index(ap+".issuers", k), "unknown issuer %s", field.Quote(name))
+			}
+		}
+	}
+
+	// The verifier's route rules: audiences, and issuers that share an
+	// issuer URL. Without auth.issuers the route takes every issuer, and a
+	// clash names them by their place in issuers.
+	var opts []verify.IssuerOptions
+	implicit := len(a.Issuers) == 0
+	switch {
+	case modeErr != nil || mode == policy.None || !known:
+	case implicit:
+		for _, is := range c.Issuers {
+			opts = append(opts, is.VerifierOptions())
 		}
 	default:
-		if own(ap + ".mode") { // an inherited mode is reported at defaults.auth.mode
-			p.add(ap+".mode", "must be required, optional or none")
+		for _, name := range a.Issuers {
+			opts = append(opts, c.Issuers[issuers[name]].VerifierOptions())
 		}
 	}
-	// Inherited values were checked at the defaults block already.
-	var mine Auth
-	if own(ap + ".issuers") {
-		mine.Issuers = a.Issuers
-	}
-	if own(ap + ".audiences") {
-		mine.Audiences = a.Audiences
-	}
-	if own(ap + ".scopes") {
-		mine.Scopes = a.Scopes
-	}
-	if own(ap + ".any_scopes") {
-		mine.AnyScopes = a.AnyScopes
-	}
-	if own(ap + ".claims") {
-		mine.Claims = a.Claims
-	}
-	validateAuthValues(p, ap, mine, issuers)
-}
-
-// validateAuthValues checks the values of a route's or the defaults'
-// auth rules, each on its own.
-func validateAuthValues(p *problems, ap string, a Auth, issuers map[string]bool) {
-	for k, name := range a.Issuers {
-		if !issuers[name] {
-			p.add(indexPath(ap+".issuers", k), "unknown issuer %s", quoteShort(name))
+	for _, e := range field.All(verify.ValidateRoute(opts, a.Audiences)) {
+		if implicit && strings.HasPrefix(e.Path, "issuers[") {
+			rc.add("", e)
+		} else {
+			rc.add(ap, e)
 		}
 	}
-	nonEmptyItems(p, ap+".audiences", a.Audiences)
-	for _, f := range []struct {
-		name   string
-		scopes []string
-	}{{"scopes", a.Scopes}, {"any_scopes", a.AnyScopes}} {
-		for k, s := range f.scopes {
-			if !isScopeToken(s) {
-				p.add(indexPath(ap+"."+f.name, k), "must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)")
-			}
+	rc.add(ap, policyErr(a.Rules()))
+}
+
+// validateDefaults checks the defaults block where it is written, so that a
+// bad value is reported once, at its own line, however many routes inherit
+// it, and even if none does. Unlike a route's, its fields may be unset, and
+// mode none may come with auth rules: they serve the routes that set
+// another mode. It returns what it reported, for routeCheck.
+func validateDefaults(c *Config, p *problems, issuers map[string]int) map[FieldError]bool {
+	d, start := c.Defaults, len(p.errs)
+	if d.Auth.Mode != "" {
+		if _, err := policy.ParseMode(d.Auth.Mode); err != nil {
+			p.addErr("defaults.auth.mode", err)
 		}
 	}
-	for _, key := range sortedKeys(a.Claims) {
-		// The gateway compiles the same rule with policy.New; its error
-		// is the one to show, and check can never accept what it refuses.
-		if _, err := policy.CompileClaim(key, a.Claims[key]); err != nil {
-			p.add(keyPath(ap+".claims", key), "%v", err)
+	for k, name := range d.Auth.Issuers {
+		if _, ok := issuers[name]; !ok {
+			p.add(field.Index("defaults.auth.issuers", k), "unknown issuer %s", field.Quote(name))
 		}
 	}
-}
-
-func validateForward(p *problems, fp string, f Forward) {
-	own := p.loc.own
-	mine := Forward{ClaimsHeader: f.ClaimsHeader}
-	if own(fp + ".headers") {
-		mine.Headers = f.Headers
-	}
-	if !own(fp + ".claims_header") {
-		mine.ClaimsHeader = ""
-	}
-	validateForwardValues(p, fp, mine)
-	// The pair is checked here when the route wrote at least one of them;
-	// a clash within the defaults block is reported there.
-	if own(fp+".headers") || own(fp+".claims_header") {
-		checkClaimsHeaderClash(p, fp, f)
-	}
-	if own(fp + ".authorization") {
-		checkAuthorization(p, fp+".authorization", f.Authorization)
-	}
-}
-
-// validateForwardValues checks forward.headers and forward.claims_header,
-// each on its own.
-func validateForwardValues(p *problems, fp string, f Forward) {
-	for _, name := range sortedKeys(f.Headers) {
-		hp := keyPath(fp+".headers", name)
-		checkHeaderName(p, hp, name)
-		if first := firstFold(f.Headers, name); first != name {
-			p.add(hp, "header %s is also listed as %s (header names are case-insensitive)", quoteShort(name), quoteShort(first))
+	p.addErr("defaults.auth", verify.ValidateRoute(nil, d.Auth.Audiences))
+	p.addErr("defaults.auth", policyErr(d.Auth.Rules()))
+	// The forward settings are a route's: the proxy's rules for them are
+	// those of a route that sets nothing else, whose other problems
+	// (no name, no path, no upstream) are not the block's.
+	fwd := proxy.Route{Headers: d.Forward.Headers, ClaimsHeader: d.Forward.ClaimsHeader}
+	for _, e := range field.All(fwd.Validate()) {
+		if strings.HasPrefix(e.Path, "forward.") {
+			p.addErr("defaults", e)
 		}
-		checkClaimRef(p, hp, name, f.Headers[name])
 	}
-	if f.ClaimsHeader != "" {
-		checkHeaderName(p, fp+".claims_header", f.ClaimsHeader)
+	if d.Forward.Authorization != "" {
+		p.addErr("defaults.forward.authorization", checkAuthorization(d.Forward.Authorization))
 	}
+	reported := make(map[FieldError]bool, len(p.errs)-start)
+	for _, e := range p.errs[start:] {
+		reported[*e] = true
+	}
+	return reported
 }
 
-// checkClaimsHeaderClash refuses a claims_header that forward.headers sets
-// too: the two values would overwrite each other upstream.
-func checkClaimsHeaderClash(p *problems, fp string, f Forward) {
-	if f.ClaimsHeader != "" && hasHeaderFold(f.Headers, f.ClaimsHeader) {
-		p.add(fp+".claims_header", "header %s is also set by forward.headers", quoteShort(f.ClaimsHeader))
-	}
+// policyErr is policy.New's verdict on rules.
+func policyErr(rules policy.Rules) error {
+	_, err := policy.New(rules)
+	return err
 }
 
-func checkAuthorization(p *problems, path, v string) {
+// checkAuthorization checks forward.authorization, which the configuration
+// alone spells: ProxyRoute turns it into proxy.Route.StripAuthorization.
+func checkAuthorization(v string) error {
 	switch v {
 	case authKeep, authStrip:
-	default:
-		p.add(path, "must be keep or strip")
+		return nil
 	}
-}
-
-// checkHeaderName checks a header the gateway sets upstream.
-func checkHeaderName(p *problems, path, name string) {
-	canon := textproto.CanonicalMIMEHeaderKey(name)
-	switch {
-	case !headers.IsToken(name):
-		p.add(path, "header %s is not a valid header name", quoteShort(name))
-	case headers.Reserved(canon):
-		p.add(path, "header %s is managed by the gateway and cannot be set from a claim", quoteShort(name))
-	}
-}
-
-// checkClaimRef checks the claim a header is filled from: a top-level claim
-// name, or an RFC 6901 JSON Pointer when it starts with "/".
-func checkClaimRef(p *problems, path, header, ref string) {
-	if ref == "" {
-		p.add(path, "header %s needs a claim name or JSON Pointer", quoteShort(header))
-		return
-	}
-	// The proxy compiles the same selector; its error is the one to show.
-	if _, err := claims.Compile(ref); err != nil {
-		p.add(path, "header %s: %v", quoteShort(header), err)
-	}
-}
-
-// firstFold returns the alphabetically first key of m equal to name under
-// case folding, so a pair of such keys is reported once, at the later one.
-func firstFold(m map[string]string, name string) string {
-	first := name
-	for k := range m {
-		if strings.EqualFold(k, name) && k < first {
-			first = k
-		}
-	}
-	return first
-}
-
-func hasHeaderFold(m map[string]string, name string) bool {
-	for k := range m {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
-}
-
-// isToken reports whether s is an RFC 9110 §5.6.2 token (header names,
-// methods).
-
-// isMethod reports whether s is a method token without lowercase letters;
-// methods are case-sensitive and the standard ones are uppercase.
-func isMethod(s string) bool { return headers.IsToken(s) && strings.ToUpper(s) == s }
-
-// isScopeToken reports whether s is an RFC 6749 §3.3 scope-token: it is
-// echoed inside scope="..." in WWW-Authenticate.
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c == '"' || c == '\\' || c > 0x7e {
-			return false
-		}
-	}
-	return true
+	return errors.New("must be keep or strip")
 }

@@ -475,39 +475,9 @@ routes:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := Parse("t.yaml", []byte(tt.yaml), noEnv)
-			if err != nil {
+			if _, err := Parse("t.yaml", []byte(tt.yaml), noEnv); err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if err := cfg.Validate(); err != nil {
-				t.Errorf("Validate after Parse: %v", err)
-			}
 		})
-	}
-}
-
-func TestValidateProgrammatic(t *testing.T) {
-	cfg, err := Parse("t.yaml", []byte(issuersBlock+`routes:
-  - { name: a, match: { path_prefix: /a/ }, upstream: { url: http://api } }
-`), noEnv)
-	if err != nil {
-		t.Fatalf("Parse: %v", err)
-	}
-	if got, want := cfg.Routes[0].Match.PathPrefix, "/a"; got != want {
-		t.Errorf("got path_prefix %q, want %q (trailing slash trimmed)", got, want)
-	}
-	cfg.Routes = append(cfg.Routes, cfg.Routes[0])
-	cfg.Routes[1].Upstream.URL = "ftp://x"
-	err = cfg.Validate()
-	got := errLines(err)
-	want := []string{
-		`t.yaml: routes[1].name: duplicate route name "a" (also routes[0])`,
-		"t.yaml: routes[1].upstream.url: scheme must be http or https",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if wantW := `t.yaml: routes[1]: never matches: shadowed by routes[0] "a"`; !slices.Equal(cfg.Warnings, []string{wantW}) {
-		t.Errorf("got warnings %q, want %q", cfg.Warnings, wantW)
 	}
 }

@@ -6,10 +6,10 @@ package gateway
 
 import (
 	"fmt"
-	"net/url"
 
 	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/jwks"
 	"github.com/authgate/authgate/policy"
@@ -47,14 +47,19 @@ type Runtime struct {
 // runs and may be reused is reused by the one rule of reuse: today the key
 // caches of issuers whose keySource is unchanged. Everything else is built
 // anew. Build starts nothing: Gateway.swap does.
+//
+// The constructors judge every value (config.Load has already run their
+// validation); an error is theirs, placed by cfg.Locate at the file and
+// line of the field, as Load's are: "config.yaml:14:
+// routes[2].upstream.url: scheme must be http or https".
 func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	deps = deps.withDefaults()
 	rt := &Runtime{Config: cfg, auth: map[string]*auth.Authenticator{}}
 	byName := make(map[string]*issuer, len(cfg.Issuers))
-	for _, ic := range cfg.Issuers {
+	for i, ic := range cfg.Issuers {
 		is, err := buildIssuer(rt, prev, ic, deps)
 		if err != nil {
-			return nil, fmt.Errorf("%s: issuer %q: %w", cfg.Source, ic.Name, err)
+			return nil, cfg.Locate(field.Prefix(field.Index("issuers", i), err))
 		}
 		rt.issuers = append(rt.issuers, is)
 		byName[ic.Name] = is
@@ -64,22 +69,15 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	for i, rc := range cfg.Routes {
 		r, err := rt.buildRoute(rc, rt.issuers, byName)
 		if err != nil {
-			return nil, fmt.Errorf("%s: routes[%d] %q: %w", cfg.Source, i, rc.Name, err)
+			return nil, cfg.Locate(field.Prefix(field.Index("routes", i), err))
 		}
 		routes = append(routes, r)
 	}
-	h, err := proxy.New(proxy.Options{
-		Routes:    routes,
-		Realm:     cfg.Server.Realm,
-		Logger:    deps.Logger,
-		AccessLog: cfg.Log.AccessEnabled(),
-		Transport: deps.Transport,
-		// Nil stays nil. The two structs have the same fields, so a field
-		// added to one without the other fails to compile here.
-		CORS: (*proxy.CORS)(cfg.CORS),
-	})
+	po := cfg.ProxyOptions()
+	po.Routes, po.Logger, po.Transport = routes, deps.Logger, deps.Transport
+	h, err := proxy.New(po)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Source, err)
+		return nil, cfg.Locate(err)
 	}
 	rt.Handler = h
 	return rt, nil
@@ -99,74 +97,41 @@ type keySource struct {
 func buildIssuer(rt, prev *Runtime, ic config.Issuer, deps Deps) (*issuer, error) {
 	key := keySource{name: ic.Name, issuer: ic.Issuer, jwksURL: ic.JWKSURL, jwks: ic.JWKS}
 	cache, err := reuse(rt, prev, "key refresh", key, func() (*jwks.Cache, error) {
-		return jwks.New(jwks.Options{
-			Issuer:             ic.Issuer,
-			JWKSURL:            ic.JWKSURL,
-			RefreshInterval:    ic.JWKS.RefreshInterval,
-			MinRefreshInterval: ic.JWKS.MinRefreshInterval,
-			MaxStale:           ic.JWKS.MaxStale,
-			Timeout:            ic.JWKS.Timeout,
-			Logger:             deps.Logger.With("issuer", ic.Name),
-			Now:                deps.Now,
-		})
+		ko := ic.KeySetOptions()
+		ko.Logger, ko.Now = deps.Logger.With("issuer", ic.Name), deps.Now
+		return jwks.New(ko)
 	})
 	if err != nil {
 		return nil, err
 	}
-	v, err := verify.NewIssuer(verify.IssuerOptions{
-		Name:           ic.Name,
-		Issuer:         ic.Issuer,
-		Audiences:      ic.Audiences,
-		Algorithms:     ic.Algorithms,
-		ClockSkew:      ic.ClockSkew,
-		RequiredClaims: ic.RequiredClaims,
-		TokenTypes:     ic.TokenTypes,
-		ScopeClaims:    ic.ScopeClaims,
-		Keys:           cache,
-		Now:            deps.Now,
-	})
+	vo := ic.VerifierOptions()
+	vo.Keys, vo.Now = cache, deps.Now
+	v, err := verify.NewIssuer(vo)
 	if err != nil {
 		return nil, err
 	}
 	return &issuer{cfg: ic, cache: cache, verify: v}, nil
 }
 
-// buildRoute compiles one route and records its Authenticator in rt.auth.
+// buildRoute compiles one route and records its Authenticator in rt.auth;
+// its errors are field errors relative to the route (auth.issuers[1],
+// upstream.url).
 func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {
-	mode, err := policy.ParseMode(rc.Auth.Mode)
+	r, err := rc.ProxyRoute()
 	if err != nil {
 		return proxy.Route{}, err
 	}
-	up, err := url.Parse(rc.Upstream.URL)
-	if err != nil {
-		return proxy.Route{}, fmt.Errorf("upstream.url: %w", err)
-	}
-	r := proxy.Route{
-		Name:               rc.Name,
-		Host:               rc.Match.Host,
-		Methods:            rc.Match.Methods,
-		Path:               rc.Match.Path,
-		PathPrefix:         rc.Match.PathPrefix,
-		Upstream:           up,
-		StripPrefix:        rc.Upstream.StripPrefix,
-		PreserveHost:       rc.Upstream.PreserveHost,
-		Timeout:            rc.Upstream.Timeout,
-		Mode:               mode,
-		Headers:            rc.Forward.Headers,
-		ClaimsHeader:       rc.Forward.ClaimsHeader,
-		StripAuthorization: rc.Forward.Authorization == "strip",
-	}
-	if mode == policy.None {
+	if r.Mode == policy.None {
 		return r, nil
 	}
 
 	issuers := all
 	if len(rc.Auth.Issuers) > 0 {
 		issuers = make([]*issuer, 0, len(rc.Auth.Issuers))
-		for _, name := range rc.Auth.Issuers {
+		for k, name := range rc.Auth.Issuers {
 			is, ok := byName[name]
 			if !ok {
-				return proxy.Route{}, fmt.Errorf("auth.issuers: unknown issuer %q", name)
+				return proxy.Route{}, field.Errorf(field.Index("auth.issuers", k), "unknown issuer %s", field.Quote(name))
 			}
 			issuers = append(issuers, is)
 		}
@@ -178,15 +143,15 @@ func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]
 	}
 	v, err := verify.New(vs, rc.Auth.Audiences)
 	if err != nil {
-		return proxy.Route{}, err
+		return proxy.Route{}, field.Prefix("auth", err)
 	}
-	p, err := policy.New(policy.Rules{Scopes: rc.Auth.Scopes, AnyScopes: rc.Auth.AnyScopes, Claims: rc.Auth.Claims})
+	p, err := policy.New(rc.Auth.Rules())
 	if err != nil {
-		return proxy.Route{}, err
+		return proxy.Route{}, field.Prefix("auth", err)
 	}
 	a, err := auth.New(v, p)
 	if err != nil {
-		return proxy.Route{}, err
+		return proxy.Route{}, field.Prefix("auth", err)
 	}
 	r.Auth = a
 	rt.auth[rc.Name] = a

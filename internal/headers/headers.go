@@ -1,6 +1,6 @@
-// Package headers holds the HTTP header-name rules shared by configuration
-// validation and the proxy, so that `authgate check` refuses exactly what the
-// gateway would.
+// Package headers holds the HTTP syntax rules the proxy and the packages
+// around it share: tokens (header names, methods), control characters, the
+// header names the gateway owns, and origins.
 package headers
 
 import (
@@ -28,6 +28,25 @@ func IsToken(s string) bool {
 func IsTokenChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// IsCTL reports whether c is a control character: RFC 5234 Appendix B.1's
+// CTL, %x00-1F and %x7F. HTAB (%x09) is one. This is authgate's one
+// definition of a control character: configured text (the realm, a route's
+// host or path) may hold none, HTAB included, and request paths none either
+// (CONTRACT §3.1). The single exception is a header value built from a
+// claim, which may hold HTAB because an RFC 9110 §5.5 field value may; it is
+// made, and documented, where that value is encoded.
+func IsCTL(c byte) bool { return c < 0x20 || c == 0x7f }
+
+// HasCTL reports whether s holds a control character (see IsCTL).
+func HasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if IsCTL(s[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // reserved may not carry identity: letting a claim set them would break
@@ -89,13 +108,15 @@ func Dropped(canon string) bool {
 }
 
 // CanonicalOrigin returns s as browsers serialise an origin (RFC 6454 §6.1):
-// lower-case scheme and host, no default port. A path, query, fragment, user
-// information or wildcard is an error: none can match an Origin header, and
-// rs/cors would read a "*" inside an origin as a pattern.
+// lower-case scheme and host, no default port. A scheme other than http or
+// https, a path, query, fragment, user information or wildcard is an error:
+// the gateway serves web pages' calls over HTTP, none of the others can
+// match an Origin header, and rs/cors would read a "*" inside an origin as a
+// pattern.
 func CanonicalOrigin(s string) (string, error) {
 	u, err := url.Parse(s)
 	switch {
-	case err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "":
+	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
 		return "", fmt.Errorf("%q is not an origin such as https://app.example.com", s)
 	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", fmt.Errorf("%q is not an origin: use scheme://host[:port] only", s)

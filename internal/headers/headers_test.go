@@ -107,7 +107,8 @@ func TestCanonicalOrigin(t *testing.T) {
 		{name: "trailing slash", in: "https://app.example.com/", want: "https://app.example.com"},
 		{name: "IPv6", in: "http://[::1]:3000", want: "http://[::1]:3000"},
 	}
-	for _, bad := range []string{"https://*.example.com", "https://app.example.com/path", "https://u@app.example.com", "app.example.com", "https://app.example.com?x=1"} {
+	for _, bad := range []string{"https://*.example.com", "https://app.example.com/path", "https://u@app.example.com", "app.example.com", "https://app.example.com?x=1",
+		"ftp://app.example.com", "chrome-extension://abc"} {
 		tests = append(tests, struct{ name, in, want string }{name: "refused " + bad, in: bad})
 	}
 	for _, tt := range tests {

@@ -15,6 +15,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 
+	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/jwks"
 )
 
@@ -36,18 +37,35 @@ type KeySource interface {
 // one as a shared secret (the RS256/HS256 key-confusion attack).
 var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
+// DefaultRequiredClaims are the claims an issuer requires when
+// IssuerOptions.RequiredClaims is nil: a token without exp would otherwise
+// never expire.
+var DefaultRequiredClaims = []string{"exp"}
+
+// DefaultScopeClaims are where granted scopes are read when
+// IssuerOptions.ScopeClaims is nil: "scope" (RFC 8693 §4.2, RFC 9068) and
+// "scp" (Azure AD, Okta).
+var DefaultScopeClaims = []string{"scope", "scp"}
+
+// noIssuer is the issuer label of requests whose issuer is not known
+// (CONTRACT §4), so no issuer may be named so.
+const noIssuer = "none"
+
 // IssuerOptions configure one trusted issuer (CONTRACT §2.1 issuers[]).
 type IssuerOptions struct {
-	// Name is the configured name; it labels metrics and errors.
+	// Name is the configured name; it labels metrics and errors. It must be
+	// non-empty and not "none", the label of requests whose issuer is not
+	// known.
 	Name string
 	// Issuer must equal the token's iss exactly (no normalisation, so a
-	// trailing slash matters).
+	// trailing slash matters); non-empty.
 	Issuer string
-	// Audiences are the accepted aud values; non-empty. A route's verifier
-	// may replace them (see New).
+	// Audiences are the accepted aud values; non-empty, no empty item. A
+	// route's verifier may replace them (see New).
 	Audiences []string
 	// Algorithms is the allow-list for the header alg, from
-	// DefaultAlgorithms. Nil: all of DefaultAlgorithms.
+	// DefaultAlgorithms, spelled as RFC 7518 spells them. Nil: all of
+	// DefaultAlgorithms; an empty non-nil list is refused.
 	Algorithms []string
 	// ClockSkew is the leeway for exp, nbf and iat; not negative.
 	ClockSkew time.Duration
@@ -60,7 +78,9 @@ type IssuerOptions struct {
 	// (RFC 7515 §4.1.9): "at+jwt" accepts "application/AT+JWT".
 	TokenTypes []string
 	// ScopeClaims are the claims granted scopes are read from (a
-	// space-separated string or an array of strings). Nil: ["scope", "scp"].
+	// space-separated string or an array of strings). Nil:
+	// DefaultScopeClaims; an empty non-nil list, which would grant no scope
+	// ever, is refused.
 	ScopeClaims []string
 	// Keys supplies the issuer's verification keys; required.
 	Keys KeySource
@@ -76,12 +96,12 @@ func (o IssuerOptions) withDefaults() IssuerOptions {
 	}
 	o.RequiredClaims = slices.Clone(o.RequiredClaims)
 	if o.RequiredClaims == nil {
-		o.RequiredClaims = []string{"exp"}
+		o.RequiredClaims = slices.Clone(DefaultRequiredClaims)
 	}
 	o.TokenTypes = slices.Clone(o.TokenTypes)
 	o.ScopeClaims = slices.Clone(o.ScopeClaims)
 	if o.ScopeClaims == nil {
-		o.ScopeClaims = []string{"scope", "scp"}
+		o.ScopeClaims = slices.Clone(DefaultScopeClaims)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -108,56 +128,73 @@ type set map[string]struct{}
 
 func (s set) has(v string) bool { _, ok := s[v]; return ok }
 
-// NewIssuer validates o, fills defaults (see IssuerOptions) and compiles it.
-// Errors name the offending field in configuration spelling.
+// NewIssuer validates o (see Validate), fills defaults (see IssuerOptions)
+// and compiles it. Errors are *field.Error values named in configuration
+// spelling.
 func NewIssuer(o IssuerOptions) (*Issuer, error) {
 	o = o.withDefaults()
-	var errs []error
-	if o.Name == "" {
-		errs = append(errs, errors.New("name: required"))
-	}
-	if o.Issuer == "" {
-		errs = append(errs, errors.New("issuer: required"))
-	}
+	errs := []error{o.validate()}
 	if o.Keys == nil {
-		errs = append(errs, errors.New("keys: a key source is required"))
+		errs = append(errs, field.Errorf("keys", "a key source is required"))
 	}
-	if o.ClockSkew < 0 {
-		errs = append(errs, errors.New("clock_skew: must not be negative"))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	if err := nonEmptyList("audiences", o.Audiences, true); err != nil {
-		errs = append(errs, err)
-	}
-	if err := nonEmptyList("algorithms", o.Algorithms, true); err != nil {
-		errs = append(errs, err)
-	}
-	for _, f := range []struct {
-		name string
-		list []string
-	}{{"required_claims", o.RequiredClaims}, {"token_types", o.TokenTypes}, {"scope_claims", o.ScopeClaims}} {
-		if err := nonEmptyList(f.name, f.list, false); err != nil {
-			errs = append(errs, err)
-		}
-	}
-
 	is := &Issuer{
 		opts:      o,
 		algs:      make(map[string]algorithm, len(o.Algorithms)),
 		audiences: toSet(o.Audiences, nil),
 		types:     toSet(o.TokenTypes, normalizeType),
 	}
-	for i, name := range o.Algorithms {
-		a, err := newAlgorithm(name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("algorithms[%d]: %w", i, err))
-			continue
-		}
+	for _, name := range o.Algorithms {
+		a, _ := newAlgorithm(name) // validated above
 		is.algs[name] = a
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
 	return is, nil
+}
+
+// Validate reports every problem NewIssuer would refuse in o apart from a
+// missing Keys, which is not configuration, as *field.Error values whose
+// paths are those of an issuer's settings in the configuration (name,
+// audiences[1], algorithms[0], …). It builds nothing.
+func (o IssuerOptions) Validate() error { return o.withDefaults().validate() }
+
+// validate checks options that have had their defaults filled in.
+func (o IssuerOptions) validate() error {
+	var errs []error
+	switch o.Name {
+	case "":
+		errs = append(errs, field.Errorf("name", "must not be empty"))
+	case noIssuer:
+		errs = append(errs, field.Errorf("name", `%q is reserved: metrics use it for "no issuer"`, noIssuer))
+	}
+	if o.Issuer == "" {
+		errs = append(errs, field.Errorf("issuer", "must not be empty"))
+	}
+	if o.ClockSkew < 0 {
+		errs = append(errs, field.Errorf("clock_skew", "must not be negative"))
+	}
+	if len(o.Audiences) == 0 {
+		errs = append(errs, field.Errorf("audiences", "must not be empty: list the audiences this gateway accepts"))
+	}
+	if len(o.Algorithms) == 0 {
+		errs = append(errs, field.Errorf("algorithms", "must not be empty (leave it out for the default set)"))
+	}
+	for i, name := range o.Algorithms {
+		if _, err := newAlgorithm(name); err != nil {
+			errs = append(errs, &field.Error{Path: field.Index("algorithms", i), Err: err})
+		}
+	}
+	if len(o.ScopeClaims) == 0 {
+		errs = append(errs, field.Errorf("scope_claims", "must not be empty (leave it out for the default [%s])", strings.Join(DefaultScopeClaims, ", ")))
+	}
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"audiences", o.Audiences}, {"required_claims", o.RequiredClaims}, {"token_types", o.TokenTypes}, {"scope_claims", o.ScopeClaims}} {
+		errs = append(errs, noEmptyItems(f.name, f.list))
+	}
+	return errors.Join(errs...)
 }
 
 // Name returns the configured name.
@@ -176,23 +213,25 @@ func (i *Issuer) Options() IssuerOptions {
 }
 
 // newAlgorithm accepts exactly the names in DefaultAlgorithms, spelled as
-// RFC 7518 spells them.
+// RFC 7518 spells them. It is the one place the algorithm rule is written:
+// "none" and the HMAC family are refused by name, because a verifier holding
+// only public keys must never treat one as a shared secret.
 func newAlgorithm(name string) (algorithm, error) {
 	switch {
 	case strings.EqualFold(name, "none"):
-		return algorithm{}, fmt.Errorf("%q: unsigned tokens are never accepted", name)
+		return algorithm{}, fmt.Errorf(`algorithm %q is never allowed: tokens must be signed`, name)
 	case strings.HasPrefix(strings.ToUpper(name), "HS"):
-		return algorithm{}, fmt.Errorf("%q: HMAC algorithms are refused (a public key must never serve as a shared secret)", name)
+		return algorithm{}, fmt.Errorf("symmetric algorithm %s is not supported: keys come from a public key set", field.Quote(name))
 	case !slices.Contains(DefaultAlgorithms, name):
-		return algorithm{}, fmt.Errorf("%q: unsupported; use one of %s", name, strings.Join(DefaultAlgorithms, ", "))
+		return algorithm{}, fmt.Errorf("unknown algorithm %s (allowed: %s)", field.Quote(name), strings.Join(DefaultAlgorithms, ", "))
 	}
 	alg, ok := jwa.LookupSignatureAlgorithm(name)
 	if !ok {
-		return algorithm{}, fmt.Errorf("%q: not known to the JOSE library", name)
+		return algorithm{}, fmt.Errorf("algorithm %q is not known to the JOSE library", name)
 	}
 	v, err := jws.VerifierFor(alg)
 	if err != nil {
-		return algorithm{}, fmt.Errorf("%q: %w", name, err)
+		return algorithm{}, fmt.Errorf("algorithm %q: %w", name, err)
 	}
 	return algorithm{alg: name, verifier: v}, nil
 }
@@ -219,16 +258,14 @@ func toSet(list []string, norm func(string) string) set {
 	return s
 }
 
-// nonEmptyList checks that list holds no empty strings and, if required,
-// at least one element.
-func nonEmptyList(field string, list []string, required bool) error {
-	if required && len(list) == 0 {
-		return fmt.Errorf("%s: must not be empty", field)
-	}
+// noEmptyItems reports every item of list (the field path) that is empty
+// or only spaces.
+func noEmptyItems(path string, list []string) error {
+	var errs []error
 	for i, v := range list {
 		if strings.TrimSpace(v) == "" {
-			return fmt.Errorf("%s[%d]: must not be empty", field, i)
+			errs = append(errs, field.Errorf(field.Index(path, i), "must not be empty"))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -23,29 +24,37 @@ func TestNewIssuerValidation(t *testing.T) {
 	}{
 		{name: "valid", mod: func(*IssuerOptions) {}},
 		{name: "explicit algorithms", mod: func(o *IssuerOptions) { o.Algorithms = []string{"ES256", "EdDSA"} }},
-		{name: "no name", mod: func(o *IssuerOptions) { o.Name = "" }, wantErr: "name: required"},
-		{name: "no issuer", mod: func(o *IssuerOptions) { o.Issuer = "" }, wantErr: "issuer: required"},
+		{name: "no name", mod: func(o *IssuerOptions) { o.Name = "" }, wantErr: "name: must not be empty"},
+		{name: "no issuer", mod: func(o *IssuerOptions) { o.Issuer = "" }, wantErr: "issuer: must not be empty"},
 		{name: "no keys", mod: func(o *IssuerOptions) { o.Keys = nil }, wantErr: "keys:"},
-		{name: "no audiences", mod: func(o *IssuerOptions) { o.Audiences = nil }, wantErr: "audiences: must not be empty"},
-		{name: "empty audience", mod: func(o *IssuerOptions) { o.Audiences = []string{"api", " "} }, wantErr: "audiences[1]"},
-		{name: "negative skew", mod: func(o *IssuerOptions) { o.ClockSkew = -time.Second }, wantErr: "clock_skew"},
-		{name: "empty algorithm list", mod: func(o *IssuerOptions) { o.Algorithms = []string{} }, wantErr: "algorithms: must not be empty"},
-		{name: "none", mod: func(o *IssuerOptions) { o.Algorithms = []string{"RS256", "none"} }, wantErr: `algorithms[1]: "none"`},
-		{name: "NONE", mod: func(o *IssuerOptions) { o.Algorithms = []string{"NONE"} }, wantErr: `algorithms[0]: "NONE"`},
-		{name: "HS256", mod: func(o *IssuerOptions) { o.Algorithms = []string{"HS256"} }, wantErr: "HMAC"},
-		{name: "hs512", mod: func(o *IssuerOptions) { o.Algorithms = []string{"hs512"} }, wantErr: "HMAC"},
-		{name: "unknown", mod: func(o *IssuerOptions) { o.Algorithms = []string{"RS1"} }, wantErr: "unsupported"},
-		{name: "ES256K", mod: func(o *IssuerOptions) { o.Algorithms = []string{"ES256K"} }, wantErr: "unsupported"},
-		{name: "wrong case", mod: func(o *IssuerOptions) { o.Algorithms = []string{"rs256"} }, wantErr: "unsupported"},
-		{name: "empty required claim", mod: func(o *IssuerOptions) { o.RequiredClaims = []string{""} }, wantErr: "required_claims[0]"},
-		{name: "empty token type", mod: func(o *IssuerOptions) { o.TokenTypes = []string{"at+jwt", ""} }, wantErr: "token_types[1]"},
-		{name: "empty scope claim", mod: func(o *IssuerOptions) { o.ScopeClaims = []string{""} }, wantErr: "scope_claims[0]"},
+		{name: "no audiences", mod: func(o *IssuerOptions) { o.Audiences = nil }, wantErr: "audiences: must not be empty: list the audiences this gateway accepts"},
+		{name: "empty audience", mod: func(o *IssuerOptions) { o.Audiences = []string{"api", " "} }, wantErr: "audiences[1]: must not be empty"},
+		{name: "negative skew", mod: func(o *IssuerOptions) { o.ClockSkew = -time.Second }, wantErr: "clock_skew: must not be negative"},
+		{name: "empty algorithm list", mod: func(o *IssuerOptions) { o.Algorithms = []string{} }, wantErr: "algorithms: must not be empty (leave it out for the default set)"},
+		{name: "none", mod: func(o *IssuerOptions) { o.Algorithms = []string{"RS256", "none"} }, wantErr: `algorithms[1]: algorithm "none" is never allowed: tokens must be signed`},
+		{name: "NONE", mod: func(o *IssuerOptions) { o.Algorithms = []string{"NONE"} }, wantErr: `algorithms[0]: algorithm "NONE" is never allowed`},
+		{name: "HS256", mod: func(o *IssuerOptions) { o.Algorithms = []string{"HS256"} }, wantErr: `symmetric algorithm "HS256" is not supported: keys come from a public key set`},
+		{name: "hs512", mod: func(o *IssuerOptions) { o.Algorithms = []string{"hs512"} }, wantErr: `symmetric algorithm "hs512"`},
+		{name: "unknown", mod: func(o *IssuerOptions) { o.Algorithms = []string{"RS1"} }, wantErr: `algorithms[0]: unknown algorithm "RS1" (allowed: RS256, RS384,`},
+		{name: "ES256K", mod: func(o *IssuerOptions) { o.Algorithms = []string{"ES256K"} }, wantErr: "unknown algorithm"},
+		{name: "wrong case", mod: func(o *IssuerOptions) { o.Algorithms = []string{"rs256"} }, wantErr: "unknown algorithm"},
+		{name: "empty required claim", mod: func(o *IssuerOptions) { o.RequiredClaims = []string{""} }, wantErr: "required_claims[0]: must not be empty"},
+		{name: "empty token type", mod: func(o *IssuerOptions) { o.TokenTypes = []string{"at+jwt", ""} }, wantErr: "token_types[1]: must not be empty"},
+		{name: "empty scope claim", mod: func(o *IssuerOptions) { o.ScopeClaims = []string{""} }, wantErr: "scope_claims[0]: must not be empty"},
+		{name: "no scope claims", mod: func(o *IssuerOptions) { o.ScopeClaims = []string{} }, wantErr: "scope_claims: must not be empty (leave it out for the default [scope, scp])"},
+		{name: "reserved name", mod: func(o *IssuerOptions) { o.Name = "none" }, wantErr: `name: "none" is reserved: metrics use it for "no issuer"`},
+		{name: "no required claims", mod: func(o *IssuerOptions) { o.RequiredClaims = []string{} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := valid()
 			tt.mod(&o)
 			is, err := NewIssuer(o)
+			if o.Keys != nil {
+				if verr := o.Validate(); fmt.Sprint(verr) != fmt.Sprint(err) {
+					t.Errorf("Validate: got %v, want NewIssuer's error %v", verr, err)
+				}
+			}
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("got %q, want nil", err)
@@ -88,11 +97,13 @@ func TestIssuerOptionsDefaults(t *testing.T) {
 		t.Error("got nil Now, want time.Now")
 	}
 
-	// Explicit empty lists are kept: nothing required, no scope claims.
+	// An explicit empty list is kept: nothing required. (An empty
+	// ScopeClaims, which would grant no scope ever, is refused; see
+	// TestNewIssuerValidation.)
 	is = mustIssuer(t, IssuerOptions{Name: "m", Issuer: issMain, Audiences: []string{"api"}, Keys: cache,
-		RequiredClaims: []string{}, ScopeClaims: []string{}})
-	if o := is.Options(); len(o.RequiredClaims) != 0 || len(o.ScopeClaims) != 0 {
-		t.Errorf("got required %q scope claims %q, want both empty", o.RequiredClaims, o.ScopeClaims)
+		RequiredClaims: []string{}})
+	if o := is.Options(); len(o.RequiredClaims) != 0 {
+		t.Errorf("got required %q, want none", o.RequiredClaims)
 	}
 
 	// Neither the caller's slices nor Options' copies alias the issuer's.
@@ -123,7 +134,8 @@ func TestNewVerifierValidation(t *testing.T) {
 		{name: "no issuers", wantErr: "at least one"},
 		{name: "nil issuer", issuers: []*Issuer{a, nil}, wantErr: "issuers[1]: nil"},
 		{name: "two issuers, one iss", issuers: []*Issuer{a, sameIss}, wantErr: "share the issuer URL"},
-		{name: "empty route audience", issuers: []*Issuer{a}, audiences: []string{""}, wantErr: "audiences[0]"},
+		{name: "empty route audience", issuers: []*Issuer{a}, audiences: []string{""}, wantErr: "audiences[0]: must not be empty"},
+		{name: "shared iss named", issuers: []*Issuer{a, b, sameIss}, wantErr: `issuers[2]: "a" and "c" share the issuer URL "https://issuer.example", so a token's iss cannot pick one`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/jwks"
 )
@@ -19,33 +20,59 @@ type Verifier struct {
 	audiences set                // route override; nil: each issuer's own
 }
 
-// New builds a verifier over issuers (at least one; no two with the same iss,
-// since the unverified iss must pick exactly one). audiences, when non-empty,
-// replace every issuer's audiences for this verifier.
+// New builds a verifier over issuers (at least one; see ValidateRoute for
+// the rest). audiences, when non-empty, replace every issuer's audiences for
+// this verifier. Errors are *field.Error values: issuers[1] is the second
+// of issuers, audiences[0] the first of audiences.
 func New(issuers []*Issuer, audiences []string) (*Verifier, error) {
 	if len(issuers) == 0 {
-		return nil, errors.New("issuers: at least one issuer is required")
+		return nil, field.Errorf("issuers", "at least one issuer is required")
 	}
-	v := &Verifier{byIss: make(map[string]*Issuer, len(issuers))}
+	opts := make([]IssuerOptions, len(issuers))
 	for i, is := range issuers {
 		if is == nil {
-			return nil, fmt.Errorf("issuers[%d]: nil issuer", i)
+			return nil, field.Errorf(field.Index("issuers", i), "nil issuer")
 		}
-		if prev, ok := v.byIss[is.opts.Issuer]; ok {
-			if prev == is {
-				continue
-			}
-			return nil, fmt.Errorf("issuers[%d]: %s and %s share the issuer URL %s", i, prev.opts.Name, is.opts.Name, is.opts.Issuer)
+		opts[i] = is.opts
+	}
+	if err := ValidateRoute(opts, audiences); err != nil {
+		return nil, err
+	}
+	v := &Verifier{byIss: make(map[string]*Issuer, len(issuers))}
+	for _, is := range issuers {
+		if _, ok := v.byIss[is.opts.Issuer]; !ok { // a second one is the same issuer again
+			v.byIss[is.opts.Issuer] = is
 		}
-		v.byIss[is.opts.Issuer] = is
 	}
 	if len(audiences) > 0 {
-		if err := nonEmptyList("audiences", audiences, true); err != nil {
-			return nil, err
-		}
 		v.audiences = toSet(audiences, nil)
 	}
 	return v, nil
+}
+
+// ValidateRoute reports what New would refuse in the settings of a route
+// over issuers with these options: two issuers of different names that
+// share an issuer URL, since a token's unverified iss must pick exactly one
+// (issuers[k] names the later one), and an empty item of audiences. An
+// issuer listed twice under one name is the same issuer again. It builds
+// nothing, and checks neither each issuer's own options (see
+// IssuerOptions.Validate) nor that there is at least one.
+func ValidateRoute(issuers []IssuerOptions, audiences []string) error {
+	var errs []error
+	first := make(map[string]int, len(issuers))
+	for i, o := range issuers {
+		j, seen := first[o.Issuer]
+		switch {
+		case o.Issuer == "": // IssuerOptions.Validate refuses it
+		case !seen:
+			first[o.Issuer] = i
+		case issuers[j].Name != o.Name:
+			errs = append(errs, field.Errorf(field.Index("issuers", i), "%s and %s share the issuer URL %s, so a token's iss cannot pick one",
+				field.Quote(issuers[j].Name), field.Quote(o.Name), field.Quote(o.Issuer)))
+		}
+	}
+	errs = append(errs, noEmptyItems("audiences", audiences))
+	return errors.Join(errs...)
 }
 
 // Verify runs CONTRACT §3.3 steps 2–6, in that order, and returns the

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/authgate/authgate/policy"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/authgate/authgate/policy"
 )
 
 // TestPathTricks sends paths as an attacker would, over a raw connection so

@@ -131,7 +131,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
 	}
-	return gateway.Serve(ctx, gateway.Options{Config: cfg, Reload: load, Logger: logger, LogLevel: level})
+	v, _ := buildVersion()
+	return gateway.Serve(ctx, gateway.Options{Config: cfg, Reload: load, Logger: logger, LogLevel: level, Version: v})
 }
 
 func newLogger(cfg *config.Config, w io.Writer) (*slog.LevelVar, *slog.Logger, error) {
@@ -182,7 +183,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func printVersion(w io.Writer) {
-	v, c := version, commit
+	v, c := buildVersion()
+	fmt.Fprintf(w, "authgate %s (commit %s, %s %s/%s)\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// buildVersion is the version and commit stamped at build (-ldflags -X),
+// else those the Go toolchain recorded, else "dev" and "unknown". The
+// version is also authgate_build_info's version label.
+func buildVersion() (v, c string) {
+	v, c = version, commit
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
@@ -196,5 +205,5 @@ func printVersion(w io.Writer) {
 	if c == "" {
 		c = "unknown"
 	}
-	fmt.Fprintf(w, "authgate %s (commit %s, %s %s/%s)\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return v, c
 }

@@ -4,16 +4,14 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/authgate/authgate/internal/metrics"
 )
 
 // Deps are what a runtime takes from the process rather than from the
 // configuration. Serve makes them once and passes the same Deps to every
 // Build, so that what they hold outlives reloads. The zero value is ready
 // to use (see withDefaults); check and explain build with it.
-//
-// Metrics will enter here too, as a registry whose collectors Build
-// hands to the hooks that already exist: jwks.Options.Observe and
-// proxy.Options.Observe.
 type Deps struct {
 	// Logger receives every log line of the runtime: access lines and key
 	// fetches (each cache's lines carry its issuer's name). Nil: discarded.
@@ -30,6 +28,12 @@ type Deps struct {
 	// Tests pass a clock they advance instead of sleeping. The caches'
 	// refresh timers still run on the wall clock.
 	Now func() time.Time
+	// Metrics, if set, receives the runtime's request, decision, upstream
+	// and key set metrics: Build resolves the children of every route and
+	// issuer and hands them to proxy.Options.Observe and
+	// jwks.Options.Observe. Serve makes one per process. Nil: no metrics
+	// (check and explain).
+	Metrics *metrics.Metrics
 }
 
 // withDefaults returns d with its nil fields filled.

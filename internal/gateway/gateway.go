@@ -19,6 +19,7 @@ import (
 
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/logging"
+	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/proxy"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 	// Now is the clock of every runtime's key caches and verifiers
 	// (Deps.Now). Nil: time.Now; tests pass one they advance.
 	Now func() time.Time
+	// Version is the version label of authgate_build_info, as `authgate
+	// version` prints it; "" reads as "dev".
+	Version string
 }
 
 // Gateway serves the current Runtime and swaps in new ones atomically.
@@ -90,6 +94,9 @@ func (g *Gateway) swap(rt *Runtime) {
 		}
 	}
 	g.current.Store(rt)
+	if g.deps.Metrics != nil && rt.metrics != nil {
+		g.deps.Metrics.Retain(rt.metrics)
+	}
 }
 
 // Serve runs the gateway until ctx ends or SIGTERM/SIGINT arrives, then
@@ -105,7 +112,12 @@ func Serve(ctx context.Context, o Options) error {
 	// forwards through it, so a reload keeps the pooled connections.
 	transport := proxy.NewTransport()
 	defer transport.CloseIdleConnections()
-	deps := Deps{Logger: logger, Transport: transport, Now: o.Now}
+	version := o.Version
+	if version == "" {
+		version = "dev"
+	}
+	// One registry for the life of the process, as the transport.
+	deps := Deps{Logger: logger, Transport: transport, Now: o.Now, Metrics: metrics.New(version)}
 	rt, err := Build(cfg, nil, deps)
 	if err != nil {
 		return err
@@ -261,16 +273,21 @@ func (g *Gateway) reload(load func() (*config.Config, error), level *slog.LevelV
 					level.Set(lv)
 				}
 			}
+			g.deps.Metrics.Reloaded(true)
 			g.logger.Info("configuration reloaded", "config", cfg.Source, "routes", len(cfg.Routes))
 			return
 		}
 	}
+	g.deps.Metrics.Reloaded(false)
 	g.logger.Error("configuration reload failed; the previous configuration keeps serving", "err", err)
 }
 
-// adminHandler serves /healthz and /readyz (CONTRACT §4).
+// adminHandler serves /healthz, /readyz and /metrics (CONTRACT §4).
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	if g.deps.Metrics != nil {
+		mux.Handle("GET /metrics", g.deps.Metrics.Handler())
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})

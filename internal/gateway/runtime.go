@@ -10,6 +10,7 @@ import (
 	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/field"
+	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/jwks"
 	"github.com/authgate/authgate/policy"
@@ -41,6 +42,9 @@ type Runtime struct {
 	// auth is each authenticated route's Authenticator by route name, the
 	// very one its proxy.Route holds, for explain to describe.
 	auth map[string]*auth.Authenticator
+	// metrics are the children of this runtime's routes; nil without
+	// Deps.Metrics. Gateway.swap hands them to Metrics.Retain.
+	metrics *metrics.Routes
 }
 
 // Build compiles cfg with the process's deps. What prev (which may be nil)
@@ -66,15 +70,25 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	}
 
 	routes := make([]proxy.Route, 0, len(cfg.Routes))
+	specs := make([]metrics.RouteSpec, 0, len(cfg.Routes))
 	for i, rc := range cfg.Routes {
-		r, err := rt.buildRoute(rc, rt.issuers, byName)
+		r, names, err := rt.buildRoute(rc, rt.issuers, byName)
 		if err != nil {
 			return nil, cfg.Locate(field.Prefix(field.Index("routes", i), err))
 		}
 		routes = append(routes, r)
+		specs = append(specs, metrics.RouteSpec{Name: rc.Name, Issuers: names})
 	}
 	po := cfg.ProxyOptions()
 	po.Routes, po.Logger, po.Transport = routes, deps.Logger, deps.Transport
+	if deps.Metrics != nil {
+		names := make([]string, len(cfg.Issuers))
+		for i, ic := range cfg.Issuers {
+			names[i] = ic.Name
+		}
+		rt.metrics = deps.Metrics.NewRoutes(specs, names)
+		po.Observe = rt.metrics.Observe
+	}
 	h, err := proxy.New(po)
 	if err != nil {
 		return nil, cfg.Locate(err)
@@ -99,6 +113,11 @@ func buildIssuer(rt, prev *Runtime, ic config.Issuer, deps Deps) (*issuer, error
 	cache, err := reuse(rt, prev, "key refresh", key, func() (*jwks.Cache, error) {
 		ko := ic.KeySetOptions()
 		ko.Logger, ko.Now = deps.Logger.With("issuer", ic.Name), deps.Now
+		if deps.Metrics != nil {
+			// A reused cache keeps the hook it was built with: the same
+			// children, since the name is part of the keySource.
+			ko.Observe = deps.Metrics.KeySetObserver(ic.Name, deps.Now)
+		}
 		return jwks.New(ko)
 	})
 	if err != nil {
@@ -114,15 +133,16 @@ func buildIssuer(rt, prev *Runtime, ic config.Issuer, deps Deps) (*issuer, error
 }
 
 // buildRoute compiles one route and records its Authenticator in rt.auth;
-// its errors are field errors relative to the route (auth.issuers[1],
-// upstream.url).
-func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, error) {
+// it also returns the names of the issuers the route accepts (none for
+// auth mode none), the issuer label values of its decisions. Its errors are
+// field errors relative to the route (auth.issuers[1], upstream.url).
+func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]*issuer) (proxy.Route, []string, error) {
 	r, err := rc.ProxyRoute()
 	if err != nil {
-		return proxy.Route{}, err
+		return proxy.Route{}, nil, err
 	}
 	if r.Mode == policy.None {
-		return r, nil
+		return r, nil, nil
 	}
 
 	issuers := all
@@ -131,32 +151,34 @@ func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]
 		for k, name := range rc.Auth.Issuers {
 			is, ok := byName[name]
 			if !ok {
-				return proxy.Route{}, field.Errorf(field.Index("auth.issuers", k), "unknown issuer %s", field.Quote(name))
+				return proxy.Route{}, nil, field.Errorf(field.Index("auth.issuers", k), "unknown issuer %s", field.Quote(name))
 			}
 			issuers = append(issuers, is)
 		}
 	}
 	vs := make([]*verify.Issuer, len(issuers))
+	names := make([]string, len(issuers))
 	for i, is := range issuers {
 		is.used = true
 		vs[i] = is.verify
+		names[i] = is.cfg.Name
 	}
 	v, err := verify.New(vs, rc.Auth.Audiences)
 	if err != nil {
-		return proxy.Route{}, field.Prefix("auth", err)
+		return proxy.Route{}, nil, field.Prefix("auth", err)
 	}
 	p, err := policy.New(rc.Auth.Rules())
 	if err != nil {
-		return proxy.Route{}, field.Prefix("auth", err)
+		return proxy.Route{}, nil, field.Prefix("auth", err)
 	}
 	a, err := auth.New(v, p)
 	if err != nil {
-		return proxy.Route{}, field.Prefix("auth", err)
+		return proxy.Route{}, nil, field.Prefix("auth", err)
 	}
 	r.Auth = a
 	rt.auth[rc.Name] = a
 	r.Scopes = p.RequiredScopes()
-	return r, nil
+	return r, names, nil
 }
 
 // notReady lists, for /readyz, the issuers used by a route whose keys are not

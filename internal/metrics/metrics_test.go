@@ -97,3 +97,33 @@ func BenchmarkWithLabelValues(b *testing.B) {
 		m.cacheMiss.Inc()
 	}
 }
+
+// TestLaterFamilies fills the families later issues use (credentials, the
+// verified-token cache) and checks they gather with CONTRACT §4's labels.
+func TestLaterFamilies(t *testing.T) {
+	m := New("test")
+	m.CredentialFetched("billing", true)
+	m.CredentialFetched("billing", false)
+	m.SetCredentialExpiry("billing", time.Unix(1700000000, 0))
+	m.VerifyCacheLookup(true)
+	m.SetVerifyCacheEntries(3)
+	m.Reloaded(true)
+	var nilMetrics *Metrics
+	nilMetrics.Reloaded(false) // must not panic
+	for _, tc := range []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"credential success", testutil.ToFloat64(m.credFetches.WithLabelValues("billing", "success")), 1},
+		{"credential error", testutil.ToFloat64(m.credFetches.WithLabelValues("billing", "error")), 1},
+		{"credential expiry", testutil.ToFloat64(m.credExpiry.WithLabelValues("billing")), 1700000000},
+		{"cache hit", testutil.ToFloat64(m.cacheHit), 1},
+		{"cache entries", testutil.ToFloat64(m.verifyEntries), 3},
+		{"reload success", testutil.ToFloat64(m.reloadOK), 1},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}

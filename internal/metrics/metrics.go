@@ -216,7 +216,8 @@ func (m *Metrics) KeySetObserver(issuer string, now func() time.Time) func(resul
 // Retain deletes every series of a route or issuer that rs, the runtime
 // just installed, no longer has, so a reload that removes a route or an
 // issuer removes its series. A request still in flight on the old runtime
-// when it finishes may recreate some of them; the next Retain removes them.
+// counts on children already deleted (the count is lost) and never
+// recreates them (see inc).
 func (m *Metrics) Retain(rs *Routes) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -319,14 +320,23 @@ type lazyCounter struct {
 	p atomic.Pointer[prometheus.Counter]
 }
 
-// get is the slow path, taken once per child: the caller tries l.p.Load
-// first, so that the variadic labels are not built on every request.
-func (l *lazyCounter) get(vec *prometheus.CounterVec, labels ...string) prometheus.Counter {
+// inc is the slow path of a lazy child, taken once per child: callers try
+// l.p.Load first, so that the variadic labels are not built per request.
+// It makes the child only while route and issuer ("" for none) are live,
+// under the lock Retain deletes with, so that a request finishing on a
+// retired runtime cannot recreate series Retain has deleted; that request
+// goes uncounted.
+func (m *Metrics) inc(l *lazyCounter, vec *prometheus.CounterVec, route, issuer string, labels ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.liveRoutes[route] || (issuer != "" && !m.liveIssuers[issuer]) {
+		return
+	}
 	c := vec.WithLabelValues(labels...)
 	if !l.p.CompareAndSwap(nil, &c) {
-		return *l.p.Load()
+		c = *l.p.Load()
 	}
-	return c
+	c.Inc()
 }
 
 // NewRoutes resolves the children of a runtime's routes (and of route
@@ -390,7 +400,7 @@ func (rs *Routes) Observe(o proxy.Outcome) {
 	if c := slots[ci].p.Load(); c != nil {
 		(*c).Inc()
 	} else {
-		slots[ci].get(m.requests, s.name, methods[mi], codeLabel(ci)).Inc()
+		m.inc(&slots[ci], m.requests, s.name, "", s.name, methods[mi], codeLabel(ci))
 	}
 	s.duration.Observe(o.Duration.Seconds())
 	if o.UpstreamDuration > 0 {
@@ -426,7 +436,7 @@ func (rs *Routes) Observe(o proxy.Outcome) {
 	if c := is.reasons[ri].p.Load(); c != nil {
 		(*c).Inc()
 	} else {
-		is.reasons[ri].get(m.decisions, s.name, is.name, result, string(o.Reason)).Inc()
+		m.inc(&is.reasons[ri], m.decisions, s.name, is.name, s.name, is.name, result, string(o.Reason))
 	}
 	switch o.Reason {
 	case reason.Public, reason.Anonymous, reason.Missing:

@@ -62,6 +62,11 @@ func TestRetainDeletesRemovedRoutes(t *testing.T) {
 	m.KeySetObserver("main", time.Now)("success", 2)
 	next := m.NewRoutes([]RouteSpec{{Name: "public"}}, nil)
 	m.Retain(next)
+	// A request finishing on the retired runtime must not bring route api
+	// back, not even through a child it has not made yet.
+	late := allowed
+	late.Status = 201
+	rs.Observe(late)
 	if n := testutil.CollectAndCount(m.requests); n != 0 {
 		t.Errorf("got %d request series after removing route api, want 0", n)
 	}

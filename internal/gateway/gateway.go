@@ -279,6 +279,11 @@ func (g *Gateway) reload(load func() (*config.Config, error), level *slog.LevelV
 		}
 	}
 	g.deps.Metrics.Reloaded(false)
+	if m, cur := g.deps.Metrics, g.current.Load().metrics; m != nil && cur != nil {
+		// A Build that failed late may have resolved series for routes
+		// and issuers that never served; drop them.
+		m.Retain(cur)
+	}
 	g.logger.Error("configuration reload failed; the previous configuration keeps serving", "err", err)
 }
 

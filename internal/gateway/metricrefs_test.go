@@ -319,8 +319,8 @@ routes:
 	gw, admin, _ := serveConfig(t, cfg, slog.New(slog.DiscardHandler))
 
 	resp, _ := fetch(t, "GET", admin+"/metrics", "")
-	if resp.StatusCode == http.StatusNotFound {
-		t.Skip("the admin listener answers 404 for /metrics: metrics not served yet (CONTRACT §4)")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: got %d, want 200", resp.StatusCode)
 	}
 	waitReady(t, admin)
 

@@ -39,7 +39,7 @@ func TestDecodeErrors(t *testing.T) {
 		{
 			name: "unknown key with line and path",
 			yaml: "server:\n  listen: \":8080\"\n  listn: \":9000\"\n",
-			want: []string{"t.yaml:3: server.listn: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, read_header_timeout, realm, shutdown_timeout, tls)"},
+			want: []string{"t.yaml:3: server.listn: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, pprof, read_header_timeout, realm, shutdown_timeout, tls)"},
 		},
 		{
 			name: "unknown keys deep in a list",
@@ -127,7 +127,7 @@ routes: { name: a }
 			name: "variables are not expanded in keys",
 			yaml: "server:\n  ${KEY}: x\n",
 			env:  map[string]string{"KEY": "realm"},
-			want: []string{"t.yaml:2: server[\"${KEY}\"]: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, read_header_timeout, realm, shutdown_timeout, tls)"},
+			want: []string{"t.yaml:2: server[\"${KEY}\"]: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, pprof, read_header_timeout, realm, shutdown_timeout, tls)"},
 		},
 	}
 	for _, tt := range tests {

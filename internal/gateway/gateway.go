@@ -268,7 +268,8 @@ func (g *Gateway) reload(load func() (*config.Config, error), level *slog.LevelV
 	g.logger.Error("configuration reload failed; the previous configuration keeps serving", "err", err)
 }
 
-// adminHandler serves /healthz and /readyz (CONTRACT §4).
+// adminHandler serves /healthz and /readyz (CONTRACT §4), and
+// /debug/pprof/ when server.pprof is set at start.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -285,6 +286,9 @@ func (g *Gateway) adminHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	})
+	if g.current.Load().Config.Server.Pprof {
+		mountPprof(mux)
+	}
 	return mux
 }
 

@@ -321,3 +321,29 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("got a *FieldError for a read failure, want the file system error")
 	}
 }
+
+// TestPprofWithoutAdmin: server.pprof with the admin listener disabled
+// loads, with a warning that it does nothing.
+func TestPprofWithoutAdmin(t *testing.T) {
+	for _, tc := range []struct {
+		name, server string
+		warnings     int
+	}{
+		{"admin on", `{ pprof: true }`, 0},
+		{"admin off", `{ admin_listen: "", pprof: true }`, 1},
+		{"off", `{ admin_listen: "" }`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("t.yaml", []byte("server: "+tc.server+`
+routes:
+  - { name: a, match: { path: /a }, upstream: { url: http://api }, auth: { mode: none } }
+`), noEnv)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if len(cfg.Warnings) != tc.warnings || tc.warnings > 0 && !strings.Contains(cfg.Warnings[0], "server.pprof") {
+				t.Errorf("warnings: got %q, want %d naming server.pprof", cfg.Warnings, tc.warnings)
+			}
+		})
+	}
+}

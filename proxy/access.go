@@ -54,7 +54,7 @@ func methodLabel(m string) string {
 // finish writes the access line and reports the Outcome. It runs once per
 // request, after the response, from ServeHTTP's outermost defer. The line
 // holds request_id, method, path (never the query), route, status,
-// duration, issuer, sub and reason (CONTRACT §6); upstream_error
+// duration, issuer, sub and reason; upstream_error
 // (unreachable, timeout) when forwarding failed; cors (allowed, refused)
 // and cors_refused (origin_not_allowed, method_not_allowed,
 // header_not_allowed) when CORS is configured and the request has an

@@ -1,5 +1,6 @@
 # Build: docker build -t authgate .
-FROM golang:1.26 AS build
+# The Go version follows go.mod's go line (.ci/configs checks that they agree).
+FROM golang:1.26.8 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -52,7 +52,13 @@ func methodLabel(m string) string {
 }
 
 // finish writes the access line and reports the Outcome. It runs once per
-// request, after the response, from ServeHTTP's outermost defer.
+// request, after the response, from ServeHTTP's outermost defer. The line
+// holds request_id, method, path (never the query), route, status,
+// duration, issuer, sub and reason; upstream_error
+// (unreachable, timeout) when forwarding failed; cors (allowed, refused)
+// and cors_refused (origin_not_allowed, method_not_allowed,
+// header_not_allowed) when CORS is configured and the request has an
+// Origin; error, the redacted cause, when there is one.
 func (h *Handler) finish(ex *exchange, r *http.Request) {
 	status := ex.rec.status
 	if status == 0 {
@@ -86,15 +92,38 @@ func (h *Handler) finish(ex *exchange, r *http.Request) {
 			slog.String("sub", ex.subject),
 			slog.String("reason", string(ex.reason)),
 		}
+		if ex.upstreamErr != "" {
+			// Next to reason, which stays the authentication decision: a
+			// 502 after reason=ok means the token passed and the upstream
+			// then failed.
+			attrs = append(attrs, slog.String("upstream_error", ex.upstreamErr))
+		}
+		if ex.cors != "" {
+			attrs = append(attrs, slog.String("cors", ex.cors))
+			if ex.corsRefused != "" {
+				attrs = append(attrs, slog.String("cors_refused", ex.corsRefused))
+			}
+		}
 		if cause != "" {
 			attrs = append(attrs, slog.String("error", cause))
 		}
-		h.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		h.logger.LogAttrs(r.Context(), accessLevel(status), "request", attrs...)
 	} else if status >= 500 && cause != "" {
 		h.logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", ex.requestID), slog.String("route", routeName),
 			slog.Int("status", status), slog.String("error", cause))
 	}
+}
+
+// accessLevel is the access line's level: warn for a 5xx, whether the
+// gateway or the upstream made it, so that an operator filtering on warn
+// sees every failure the service owes its clients; info for the rest, 4xx
+// included (a client's mistake or a refusal working as intended) and 499.
+func accessLevel(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 // redact removes the token, and each of its dot-separated parts, from a

@@ -62,6 +62,9 @@ var gatewayExposed = []string{"WWW-Authenticate", "X-Request-Id", "Retry-After"}
 // CORS handling; its methods are then no-ops.
 type corsPolicy struct {
 	rs *cors.Cors
+	// methods are the allowed methods exactly as rs/cors holds them, so
+	// that preflightVerdict names the cause rs/cors refused for.
+	methods []string
 }
 
 // newCORS validates o, fills its defaults and compiles it with rs/cors. It
@@ -127,7 +130,7 @@ func newCORS(o CORS) (*corsPolicy, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &corsPolicy{rs: cors.New(cors.Options{
+	return &corsPolicy{methods: methods, rs: cors.New(cors.Options{
 		AllowedOrigins:   origins,
 		AllowedMethods:   methods,
 		AllowedHeaders:   allowed,
@@ -206,6 +209,50 @@ func (p *corsPolicy) isPreflight(r *http.Request) bool {
 func (h *Handler) preflight(ex *exchange, r *http.Request) {
 	ex.closeConnection()
 	h.cors.rs.HandlerFunc(&ex.rec, r) // a preflight: sets the headers and writes 204
+	ex.cors, ex.corsRefused = h.cors.preflightVerdict(ex.rec.Header(), r)
+}
+
+// The access line's cors and cors_refused values: closed sets, so that a
+// refused browser call is easy to find and count without logging the
+// Origin, the requested method or the header list, which a client chooses
+// freely.
+const (
+	corsAllowed = "allowed"
+	corsRefused = "refused"
+
+	corsOriginNotAllowed = "origin_not_allowed"
+	corsMethodNotAllowed = "method_not_allowed"
+	corsHeaderNotAllowed = "header_not_allowed"
+)
+
+// requestVerdict is the access line's CORS verdict on an actual request
+// (not a preflight): "" without CORS or without Origin, else allowed, or
+// refused with origin_not_allowed (the only check an actual request gets).
+func (p *corsPolicy) requestVerdict(r *http.Request) (verdict, cause string) {
+	if p == nil || r.Header.Get("Origin") == "" {
+		return "", ""
+	}
+	if !p.rs.OriginAllowed(r) {
+		return corsRefused, corsOriginNotAllowed
+	}
+	return corsAllowed, ""
+}
+
+// preflightVerdict is the access line's CORS verdict on a preflight that
+// rs/cors answered with answered as its headers. rs/cors decides; this only
+// names the step it stopped at, in its order: origin, method, headers. A
+// preflight is allowed exactly when it got Access-Control-Allow-Origin.
+func (p *corsPolicy) preflightVerdict(answered http.Header, r *http.Request) (verdict, cause string) {
+	switch {
+	case answered.Get("Access-Control-Allow-Origin") != "":
+		return corsAllowed, ""
+	case !p.rs.OriginAllowed(r):
+		return corsRefused, corsOriginNotAllowed
+	case !slices.Contains(p.methods, r.Header.Get("Access-Control-Request-Method")) &&
+		r.Header.Get("Access-Control-Request-Method") != http.MethodOptions:
+		return corsRefused, corsMethodNotAllowed
+	}
+	return corsRefused, corsHeaderNotAllowed
 }
 
 // stripUpstreamCORS removes an upstream response's own Access-Control-*

@@ -23,10 +23,20 @@ const (
 // newGatewayWith is newGateway with CORS options.
 func newGatewayWith(t testing.TB, co *CORS, routes ...Route) *gateway {
 	t.Helper()
+	return newGatewayLogger(t, nil, co, routes...)
+}
+
+// newGatewayLogger is newGatewayWith logging to logger; nil: JSON into
+// the gateway's log buffer.
+func newGatewayLogger(t testing.TB, logger *slog.Logger, co *CORS, routes ...Route) *gateway {
+	t.Helper()
 	g := &gateway{log: &testkit.LogBuffer{}}
+	if logger == nil {
+		logger = slog.New(slog.NewJSONHandler(g.log, nil))
+	}
 	h, err := New(Options{
 		Routes:    routes,
-		Logger:    slog.New(slog.NewJSONHandler(g.log, nil)),
+		Logger:    logger,
 		AccessLog: true,
 		Observe: func(o Outcome) {
 			g.mu.Lock()
@@ -113,6 +123,9 @@ func TestCORSPreflight(t *testing.T) {
 		// a refusal (204 without CORS headers).
 		wantOrigin string
 		wantRoute  string
+		// wantRefused is the access line's cors_refused; "" for an
+		// allowed preflight (cors=allowed).
+		wantRefused string
 	}{
 		{name: "required route without token", cors: base, path: "/api/orders", origin: appOrigin,
 			method: "GET", headers: "authorization", wantOrigin: appOrigin, wantRoute: "api"},
@@ -127,13 +140,13 @@ func TestCORSPreflight(t *testing.T) {
 		{name: "HEAD allowed with GET", cors: base, path: "/api", origin: appOrigin,
 			method: "HEAD", headers: "authorization", wantOrigin: appOrigin, wantRoute: "api"},
 		{name: "disallowed origin", cors: base, path: "/api", origin: otherOrigin,
-			method: "GET", headers: "authorization", wantRoute: "api"},
+			method: "GET", headers: "authorization", wantRoute: "api", wantRefused: "origin_not_allowed"},
 		{name: "origin differing only by port", cors: base, path: "/api", origin: appOrigin + ":8443",
-			method: "GET", wantRoute: "api"},
+			method: "GET", wantRoute: "api", wantRefused: "origin_not_allowed"},
 		{name: "disallowed method", cors: base, path: "/api", origin: appOrigin,
-			method: "PURGE", wantRoute: "api"},
+			method: "PURGE", wantRoute: "api", wantRefused: "method_not_allowed"},
 		{name: "disallowed header", cors: base, path: "/api", origin: appOrigin,
-			method: "GET", headers: "authorization,x-debug", wantRoute: "api"},
+			method: "GET", headers: "authorization,x-debug", wantRoute: "api", wantRefused: "header_not_allowed"},
 		{name: "credentials, configured with a default port", cors: creds, path: "/api", origin: appOrigin,
 			method: "PUT", headers: "authorization", wantOrigin: appOrigin, wantRoute: "api"},
 		{name: "wildcard", cors: wildcard, path: "/api", origin: otherOrigin,
@@ -198,6 +211,19 @@ func TestCORSPreflight(t *testing.T) {
 			if line["route"] != tt.wantRoute || line["method"] != "OPTIONS" || line["status"] != 204.0 || line["reason"] != "" {
 				t.Errorf("access line: got route=%v method=%v status=%v reason=%v, want route=%s method=OPTIONS status=204 reason=\"\"",
 					line["route"], line["method"], line["status"], line["reason"], tt.wantRoute)
+			}
+			wantCORS := "allowed"
+			if tt.wantRefused != "" {
+				wantCORS = "refused"
+			}
+			if refused, _ := line["cors_refused"].(string); line["cors"] != wantCORS || refused != tt.wantRefused {
+				t.Errorf("access line: got cors=%v cors_refused=%v, want cors=%s cors_refused=%q",
+					line["cors"], line["cors_refused"], wantCORS, tt.wantRefused)
+			}
+			// The access line names a refusal's cause, never what the
+			// client sent: no origin, requested method or header list.
+			if all := g.log.String(); strings.Contains(all, tt.origin) || strings.Contains(all, "x-debug") || strings.Contains(all, "PURGE") {
+				t.Errorf("log quotes the preflight's request:\n%s", all)
 			}
 		})
 	}

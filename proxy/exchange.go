@@ -31,6 +31,10 @@ type exchange struct {
 	upstreamDur   time.Duration
 	upstreamErr   string
 
+	// cors and corsRefused are the access line's CORS verdict and, when
+	// refused, its cause (cors.go); "" without CORS or Origin.
+	cors, corsRefused string
+
 	upgrade upgrade // what the client asked to switch to (upgradeOf)
 	close   bool    // answer with "Connection: close" (mustClose)
 	// realIP backs the upstream X-Real-IP value, so that setting it costs

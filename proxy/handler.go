@@ -148,6 +148,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	preflight := h.cors.begin(&ex.rec, r)
+	if !preflight {
+		ex.cors, ex.corsRefused = h.cors.requestVerdict(r)
+	}
 	r = h.stripClientHeaders(r, ex.upgrade == webSocket)
 	d := h.decide(r, preflight, nil)
 	ex.route, ex.token = d.route, d.token

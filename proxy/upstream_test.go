@@ -3,16 +3,21 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/logging"
 	"github.com/authgate/authgate/internal/reason"
+	"github.com/authgate/authgate/internal/testkit"
 	"github.com/authgate/authgate/policy"
 )
 
@@ -69,6 +74,12 @@ func TestUpstreamFailures(t *testing.T) {
 			}
 			if got, _ := line["error"].(string); got == "" || strings.Contains(got, "s3cr3t") {
 				t.Errorf("logged error: got %q, want a cause without the query", got)
+			}
+			if got := line["upstream_error"]; got != tc.kind {
+				t.Errorf("logged upstream_error: got %v, want %q", got, tc.kind)
+			}
+			if got := line["level"]; got != "WARN" {
+				t.Errorf("logged level: got %v, want WARN for a %d", got, tc.status)
 			}
 			o := g.outcome(t, func(o Outcome) bool { return o.Status == tc.status })
 			if o.UpstreamError != tc.kind || o.Route != tc.route {
@@ -302,36 +313,145 @@ func TestClientGone(t *testing.T) {
 	}
 }
 
-// TestLogHygiene checks that neither the query string nor the token reaches
-// any log line, even when the authenticator's error quotes the token.
+// TestLogHygiene checks that no log line, at any level and in either
+// format, holds a token, any part of one, a query string or a client
+// secret, over allowed and denied requests, an upstream failure and a
+// refused CORS preflight; even when the authenticator's error quotes the
+// token.
 func TestLogHygiene(t *testing.T) {
-	up := newEcho(t)
-	g := newGateway(t, fixtureRoutes(t, up.URL)...)
 	const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
-	g.do(t, "GET", "/api/orders?access_token=qs-secret&x=1", "Authorization", "Bearer "+token, "X-Request-Id", "hyg-1")
-	g.do(t, "GET", "/public/x?password=qs-secret", "Authorization", "Bearer "+token, "X-Request-Id", "hyg-2")
-	line := g.log.Access(t, "hyg-1")
-	if got := line["reason"]; got != string(reason.BadSignature) {
-		t.Errorf("reason: got %q, want %q", got, reason.BadSignature)
+	// A client sending an OAuth client's credentials (RFC 6749 §2.3.1)
+	// by mistake: another scheme counts as no token, and is never logged.
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("demo-client:cl13nt-s3cr3t"))
+	secrets := append([]string{"qs-secret", "access_token", "client_secret", "cl13nt-s3cr3t", "ZGVtby1jbGllbnQ6",
+		"password", "good", token, otherOrigin}, strings.Split(token, ".")...)
+
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			up := newEcho(t)
+			buf := &testkit.LogBuffer{}
+			level := new(slog.LevelVar)
+			level.Set(slog.LevelDebug)
+			routes := append(fixtureRoutes(t, up.URL),
+				Route{Name: "down", PathPrefix: "/down", Upstream: mustURL(t, closedURL(t)), Mode: policy.Required, Auth: fixtureAuth(t)})
+			g := newGatewayLogger(t, logging.New(buf, format, level), &CORS{AllowedOrigins: []string{appOrigin}}, routes...)
+			g.log = buf
+
+			requests := []struct {
+				id, method, target string
+				hdr                []string
+				status             int
+			}{
+				{"hyg-bad", "GET", "/api/orders?access_token=qs-secret&x=1", []string{"Authorization", "Bearer " + token}, 401},
+				{"hyg-public", "GET", "/public/x?password=qs-secret", []string{"Authorization", "Bearer " + token}, 200},
+				{"hyg-ok", "GET", "/api/orders?client_secret=qs-secret", []string{"Authorization", "Bearer good"}, 200},
+				{"hyg-expired", "GET", "/api/x?access_token=qs-secret", []string{"Authorization", "Bearer tkExpired"}, 401},
+				{"hyg-scope", "GET", "/admin?access_token=qs-secret", []string{"Authorization", "Bearer noscope"}, 403},
+				{"hyg-basic", "POST", "/api/token?grant_type=client_credentials&client_secret=qs-secret", []string{"Authorization", basic}, 401},
+				{"hyg-down", "GET", "/down/x?access_token=qs-secret", []string{"Authorization", "Bearer good"}, 502},
+				{"hyg-cors", "OPTIONS", "/api/x?access_token=qs-secret",
+					[]string{"Origin", otherOrigin, "Access-Control-Request-Method", "GET"}, 204},
+			}
+			for _, rq := range requests {
+				resp, body := g.do(t, rq.method, rq.target, append(rq.hdr, "X-Request-Id", rq.id)...)
+				if resp.StatusCode != rq.status {
+					t.Errorf("%s: got %d, want %d: %s", rq.id, resp.StatusCode, rq.status, body)
+				}
+			}
+			lines := waitLines(t, buf, len(requests))
+			all := buf.String()
+			for _, secret := range secrets {
+				if strings.Contains(all, secret) {
+					t.Errorf("log holds %q:\n%s", secret, all)
+				}
+			}
+			if format == "text" {
+				for _, want := range []string{
+					"request_id=hyg-down", "upstream_error=unreachable", "status=502",
+					"cors=refused", "cors_refused=origin_not_allowed", "error=\"", "[token]",
+				} {
+					if !strings.Contains(all, want) {
+						t.Errorf("text log lacks %q:\n%s", want, all)
+					}
+				}
+				for _, l := range lines {
+					if strings.Contains(l, "request_id=hyg-down") != strings.Contains(l, " WRN ") {
+						t.Errorf("text line: got %q, want WRN exactly on the 502", l)
+					}
+				}
+				return
+			}
+			line := g.log.Access(t, "hyg-bad")
+			if got := line["reason"]; got != string(reason.BadSignature) {
+				t.Errorf("reason: got %q, want %q", got, reason.BadSignature)
+			}
+			if got := line["path"]; got != "/api/orders" {
+				t.Errorf("path: got %q, want %q", got, "/api/orders")
+			}
+			if got, _ := line["error"].(string); !strings.Contains(got, "[token]") {
+				t.Errorf("error: got %q, want the token redacted", got)
+			}
+			want := []string{"request_id", "method", "path", "route", "status", "duration", "issuer", "sub", "reason",
+				"upstream_error", "cors", "cors_refused", "error", "time", "level", "msg"}
+			for _, rq := range requests {
+				for k := range g.log.Access(t, rq.id) {
+					if !slices.Contains(want, k) {
+						t.Errorf("%s: access line has unexpected field %q", rq.id, k)
+					}
+				}
+			}
+		})
 	}
-	if got := line["path"]; got != "/api/orders" {
-		t.Errorf("path: got %q, want %q", got, "/api/orders")
-	}
-	if got, _ := line["error"].(string); !strings.Contains(got, "[token]") {
-		t.Errorf("error: got %q, want the token redacted", got)
-	}
-	g.log.Access(t, "hyg-2")
-	all := g.log.String()
-	for _, secret := range append([]string{"qs-secret", "access_token", token}, strings.Split(token, ".")...) {
-		if strings.Contains(all, secret) {
-			t.Errorf("log holds %q:\n%s", secret, all)
+}
+
+// waitLines waits until buf holds at least n lines and returns them.
+func waitLines(t testing.TB, buf *testkit.LogBuffer, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) >= n || time.Now().After(deadline) {
+			return lines
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	want := []string{"request_id", "method", "path", "route", "status", "duration", "issuer", "sub", "reason", "error", "time", "level", "msg"}
-	for k := range line {
-		if !strings.Contains(strings.Join(want, " "), k) {
-			t.Errorf("access line has unexpected field %q", k)
-		}
+}
+
+// TestAccessLevel checks the access line's level: info below 500, warn
+// for a 5xx, with reason kept as the authentication decision next to
+// upstream_error.
+func TestAccessLevel(t *testing.T) {
+	up := newEcho(t)
+	routes := append(fixtureRoutes(t, up.URL),
+		Route{Name: "down", PathPrefix: "/down", Upstream: mustURL(t, closedURL(t)), Mode: policy.Required, Auth: fixtureAuth(t)})
+	g := newGateway(t, routes...)
+	for _, tc := range []struct {
+		name, target, token string
+		status              int
+		level, reason, kind string
+	}{
+		{"allowed", "/api/x", "good", 200, "INFO", "ok", ""},
+		{"denied", "/api/x", "tkExpired", 401, "INFO", "expired", ""},
+		{"no route", "/nowhere", "", 404, "INFO", "", ""},
+		{"keys unavailable", "/api/x", "nokeys", 503, "WARN", "keys_unavailable", ""},
+		{"upstream down after ok", "/down/x", "good", 502, "WARN", "ok", "unreachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "lvl-" + strings.ReplaceAll(tc.name, " ", "-")
+			hdr := []string{"X-Request-Id", id}
+			if tc.token != "" {
+				hdr = append(hdr, "Authorization", "Bearer "+tc.token)
+			}
+			if resp, _ := g.do(t, "GET", tc.target, hdr...); resp.StatusCode != tc.status {
+				t.Fatalf("status: got %d, want %d", resp.StatusCode, tc.status)
+			}
+			line := g.log.Access(t, id)
+			kind, _ := line["upstream_error"].(string)
+			if line["level"] != tc.level || line["reason"] != tc.reason || kind != tc.kind {
+				t.Errorf("access line: got level=%v reason=%v upstream_error=%q, want level=%s reason=%s upstream_error=%q",
+					line["level"], line["reason"], kind, tc.level, tc.reason, tc.kind)
+			}
+		})
 	}
 }
 

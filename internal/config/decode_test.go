@@ -39,7 +39,7 @@ func TestDecodeErrors(t *testing.T) {
 		{
 			name: "unknown key with line and path",
 			yaml: "server:\n  listen: \":8080\"\n  listn: \":9000\"\n",
-			want: []string{"t.yaml:3: server.listn: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, read_header_timeout, realm, shutdown_timeout, tls)"},
+			want: []string{"t.yaml:3: server.listn: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, pprof, read_header_timeout, realm, shutdown_timeout, tls)"},
 		},
 		{
 			name: "unknown keys deep in a list",
@@ -127,7 +127,7 @@ routes: { name: a }
 			name: "variables are not expanded in keys",
 			yaml: "server:\n  ${KEY}: x\n",
 			env:  map[string]string{"KEY": "realm"},
-			want: []string{"t.yaml:2: server[\"${KEY}\"]: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, read_header_timeout, realm, shutdown_timeout, tls)"},
+			want: []string{"t.yaml:2: server[\"${KEY}\"]: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, pprof, read_header_timeout, realm, shutdown_timeout, tls)"},
 		},
 	}
 	for _, tt := range tests {
@@ -319,5 +319,31 @@ func TestLoadMissingFile(t *testing.T) {
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		t.Errorf("got a *FieldError for a read failure, want the file system error")
+	}
+}
+
+// TestPprofWithoutAdmin: server.pprof with the admin listener disabled
+// loads, with a warning that it does nothing.
+func TestPprofWithoutAdmin(t *testing.T) {
+	for _, tc := range []struct {
+		name, server string
+		warnings     int
+	}{
+		{"admin on", `{ pprof: true }`, 0},
+		{"admin off", `{ admin_listen: "", pprof: true }`, 1},
+		{"off", `{ admin_listen: "" }`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("t.yaml", []byte("server: "+tc.server+`
+routes:
+  - { name: a, match: { path: /a }, upstream: { url: http://api }, auth: { mode: none } }
+`), noEnv)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if len(cfg.Warnings) != tc.warnings || tc.warnings > 0 && !strings.Contains(cfg.Warnings[0], "server.pprof") {
+				t.Errorf("warnings: got %q, want %d naming server.pprof", cfg.Warnings, tc.warnings)
+			}
+		})
 	}
 }

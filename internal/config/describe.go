@@ -26,7 +26,11 @@ func (c *Config) Describe(w io.Writer) {
 	fmt.Fprintln(w, "listeners:")
 	fmt.Fprintf(w, "  gateway  %s (%s)\n", s.Listen, scheme)
 	if admin := s.AdminAddr(); admin != "" {
-		fmt.Fprintf(w, "  admin    %s (/healthz /readyz)\n", admin)
+		paths := "/healthz /readyz"
+		if s.Pprof {
+			paths += " /debug/pprof/"
+		}
+		fmt.Fprintf(w, "  admin    %s (%s)\n", admin, paths)
 	} else {
 		fmt.Fprintln(w, "  admin    disabled")
 	}

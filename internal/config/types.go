@@ -38,6 +38,10 @@ type Server struct {
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
 	TLS               TLS           `yaml:"tls"`
+	// Pprof mounts net/http/pprof under /debug/pprof/ on the admin
+	// listener (never on the gateway's own). Default false: profiles
+	// reveal internals and cost CPU, so turn it on only to investigate.
+	Pprof bool `yaml:"pprof"`
 }
 
 // AdminAddr is the admin listener address; "" means disabled.

@@ -78,6 +78,11 @@ func validateServer(c *Config, p *problems) {
 	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
 		p.add("server.tls", "set both cert_file and key_file, or neither")
 	}
+	if s.Pprof && s.AdminAddr() == "" {
+		// Not an error: the admin listener, the only place pprof is
+		// served, is off, so the setting does nothing.
+		p.warn("server.pprof", "has no effect: the admin listener is disabled (server.admin_listen is empty)")
+	}
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -287,7 +287,8 @@ func (g *Gateway) reload(load func() (*config.Config, error), level *slog.LevelV
 	g.logger.Error("configuration reload failed; the previous configuration keeps serving", "err", err)
 }
 
-// adminHandler serves /healthz, /readyz and /metrics (CONTRACT §4).
+// adminHandler serves /healthz, /readyz and /metrics (CONTRACT §4), and
+// /debug/pprof/ when server.pprof is set at start.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	if g.deps.Metrics != nil {
@@ -307,6 +308,9 @@ func (g *Gateway) adminHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	})
+	if g.current.Load().Config.Server.Pprof {
+		mountPprof(mux)
+	}
 	return mux
 }
 

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/lmittmann/tint"
 )
@@ -30,7 +29,8 @@ func ParseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("unknown log level %q (want debug, info, warn or error)", s)
 }
 
-// New returns a logger writing to w in format "text" or "json" at the level
+// New returns a logger writing to w in format "text" (tint; colour only when
+// w is a terminal, see IsTerminal) or "json" at the level
 // held by level, which callers may change later (e.g. on reload). In JSON,
 // every duration is a number of seconds ("duration":0.0012), as CONTRACT §6
 // requires; slog's JSON handler alone writes nanoseconds.
@@ -40,10 +40,17 @@ func New(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
 	}
 	return slog.New(tint.NewHandler(w, &tint.Options{
 		Level:      level,
-		TimeFormat: time.RFC3339Nano,
+		TimeFormat: TextTimeFormat,
 		NoColor:    !IsTerminal(w),
 	}))
 }
+
+// TextTimeFormat is the text format's timestamp: RFC 3339 with exactly
+// three fractional digits (2026-12-01T12:15:26.042Z). A date keeps lines
+// from different days apart in a container log, the fixed width keeps
+// columns aligned, and milliseconds are enough to order a request's lines;
+// JSON keeps slog's full RFC 3339 nanosecond time.
+const TextTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // secondsDurations is a ReplaceAttr that turns duration values into
 // float seconds.

@@ -68,3 +68,15 @@ func TestJSONDurationsInSeconds(t *testing.T) {
 		t.Errorf("g.retry_in: got %q, want %q", m.G.RetryIn, "2")
 	}
 }
+
+// TestTextTime checks the text format's timestamp: RFC 3339 with
+// milliseconds, so that lines of one request can be ordered and a
+// container log's days told apart.
+func TestTextTime(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, "text", new(slog.LevelVar)).Info("tick")
+	stamp, _, _ := strings.Cut(buf.String(), " ")
+	if _, err := time.Parse(TextTimeFormat, stamp); err != nil || len(stamp) != len("2006-01-02T15:04:05.000Z") && len(stamp) != len(TextTimeFormat) {
+		t.Errorf("text time: got %q, want the layout %s (%v)", stamp, TextTimeFormat, err)
+	}
+}

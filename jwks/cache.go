@@ -176,6 +176,23 @@ func (c *Cache) RefreshForKID(ctx context.Context, kid string) (*Set, error) {
 	return c.Keys()
 }
 
+// Seed starts c with the last good key set of from, a cache for the same
+// issuer and key set URL whose fetch settings differ (a reload changed
+// refresh_interval, say). Without it, every token of the issuer would be
+// answered 503 until c's first fetch; with it, c serves from's keys (aged
+// from when from fetched them) while its Run fetches anew. It does nothing
+// once c has a set of its own.
+func (c *Cache) Seed(from *Cache) {
+	s := from.set.Load()
+	if s == nil || !c.set.CompareAndSwap(nil, s) {
+		return
+	}
+	st := from.Status()
+	c.mu.Lock()
+	c.lastSuccess = st.LastSuccess
+	c.mu.Unlock()
+}
+
 // Ready reports whether Keys would succeed now.
 func (c *Cache) Ready() bool {
 	_, err := c.Keys()

@@ -644,3 +644,52 @@ func TestRetrySoonOnceTheSetGoesStale(t *testing.T) {
 		})
 	}
 }
+
+// TestSeed: a new cache seeded from an old one serves the old keys, aged
+// from when the old cache fetched them, until its own first fetch; a cache
+// that has a set of its own ignores the seed.
+func TestSeed(t *testing.T) {
+	is := testkit.NewIssuer(t)
+	clk := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	o := Options{Issuer: is.URL, Now: clk.Now, MaxStale: time.Hour, RefreshInterval: time.Minute}
+	old, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.RefreshForKID(context.Background(), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	o.RefreshInterval = 2 * time.Minute
+	fresh, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Ready() {
+		t.Fatal("a new cache is ready before any fetch")
+	}
+	fresh.Seed(old)
+	s, err := fresh.Keys()
+	if err != nil || !s.HasKID("k1") {
+		t.Fatalf("seeded cache: got %v, %v; want the old set with k1", s, err)
+	}
+	if got, want := fresh.Status().LastSuccess, old.Status().LastSuccess; !got.Equal(want) {
+		t.Errorf("LastSuccess: got %v, want the old cache's %v", got, want)
+	}
+	clk.Advance(2 * time.Hour)
+	if fresh.Ready() {
+		t.Error("a seeded set older than max_stale still serves: its age must count from the old fetch")
+	}
+
+	other, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is.SetKeys(testkit.NewECKey(t, "k2"))
+	if _, err := other.RefreshForKID(context.Background(), "k2"); err != nil {
+		t.Fatal(err)
+	}
+	other.Seed(old)
+	if s, _ := other.Keys(); s == nil || !s.HasKID("k2") {
+		t.Error("Seed replaced a set the cache had fetched itself")
+	}
+}

@@ -118,7 +118,13 @@ func buildIssuer(rt, prev *Runtime, ic config.Issuer, deps Deps) (*issuer, error
 			// children, since the name is part of the keySource.
 			ko.Observe = deps.Metrics.KeySetObserver(ic.Name, deps.Now)
 		}
-		return jwks.New(ko)
+		c, err := jwks.New(ko)
+		if err == nil {
+			if old := prev.keyCacheOf(ic); old != nil {
+				c.Seed(old)
+			}
+		}
+		return c, err
 	})
 	if err != nil {
 		return nil, err
@@ -179,6 +185,21 @@ func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]
 	rt.auth[rc.Name] = a
 	r.Scopes = p.RequiredScopes()
 	return r, names, nil
+}
+
+// keyCacheOf returns the key cache rt (which may be nil) has for the issuer
+// of ic with the same issuer and key set URL, whatever its fetch settings:
+// a cache that a new one for ic may start from (jwks.Cache.Seed).
+func (rt *Runtime) keyCacheOf(ic config.Issuer) *jwks.Cache {
+	if rt == nil {
+		return nil
+	}
+	for _, is := range rt.issuers {
+		if is.cfg.Name == ic.Name && is.cfg.Issuer == ic.Issuer && is.cfg.JWKSURL == ic.JWKSURL {
+			return is.cache
+		}
+	}
+	return nil
 }
 
 // notReady lists, for /readyz, the issuers used by a route whose keys are not

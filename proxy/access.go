@@ -14,6 +14,10 @@ import (
 type Outcome struct {
 	// Route is the matched route's name, or "none".
 	Route string
+	// RouteIndex is the matched route's index in Options.Routes, or -1 for
+	// "none", so that an observer can find per-route state without a
+	// lookup by name.
+	RouteIndex int
 	// Method is the request method if it is one of RFC 9110's and PATCH,
 	// otherwise "OTHER", so a client cannot mint label values.
 	Method string
@@ -64,14 +68,14 @@ func (h *Handler) finish(ex *exchange, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK // the handler returned without writing
 	}
-	routeName := noRoute
+	routeName, routeIndex := noRoute, -1
 	if ex.route != nil {
-		routeName = ex.route.Name
+		routeName, routeIndex = ex.route.Name, ex.route.index
 	}
 	dur := time.Since(ex.start)
 	if h.observe != nil {
 		h.observe(Outcome{
-			Route: routeName, Method: methodLabel(r.Method), Status: status,
+			Route: routeName, RouteIndex: routeIndex, Method: methodLabel(r.Method), Status: status,
 			Issuer: ex.issuer, Reason: ex.reason, Duration: dur,
 			UpstreamDuration: ex.upstreamDur, UpstreamError: ex.upstreamErr,
 		})

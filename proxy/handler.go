@@ -114,6 +114,7 @@ func New(o Options) (*Handler, error) {
 		if c.claimsHeader != "" {
 			h.strip[c.claimsHeader] = true
 		}
+		c.index = i
 		c.proxy = h.newReverseProxy(c)
 		h.routes = append(h.routes, c)
 	}

@@ -89,6 +89,7 @@ const noRoute = "none"
 // route is a compiled Route: matchers, the header plan and its reverse proxy.
 type route struct {
 	Route
+	index   int      // in Options.Routes, for Outcome.RouteIndex
 	host    string   // hostKey of Host, lower-cased
 	methods []string // upper-cased
 	prefix  string   // decoded path or prefix, trailing "/" trimmed (but "/" kept)

@@ -11,7 +11,7 @@ import (
 )
 
 var allowed = proxy.Outcome{
-	Route: "api", Method: "GET", Status: 200, Issuer: "main", Reason: reason.OK,
+	Route: "api", RouteIndex: 0, Method: "GET", Status: 200, Issuer: "main", Reason: reason.OK,
 	Duration: time.Millisecond, UpstreamDuration: 500 * time.Microsecond,
 }
 
@@ -34,9 +34,9 @@ func TestObserveAllocs(t *testing.T) {
 func TestObserveLabels(t *testing.T) {
 	m, rs := newTestRoutes()
 	rs.Observe(allowed)
-	rs.Observe(proxy.Outcome{Route: "gone", Method: "OTHER", Status: 999, Reason: ""})
-	rs.Observe(proxy.Outcome{Route: "api", Method: "POST", Status: 401, Issuer: "", Reason: reason.Malformed})
-	rs.Observe(proxy.Outcome{Route: "api", Method: "GET", Status: 502, Issuer: "main", Reason: reason.OK,
+	rs.Observe(proxy.Outcome{Route: "none", RouteIndex: -1, Method: "OTHER", Status: 999, Reason: ""})
+	rs.Observe(proxy.Outcome{Route: "api", RouteIndex: 0, Method: "POST", Status: 401, Issuer: "", Reason: reason.Malformed})
+	rs.Observe(proxy.Outcome{Route: "api", RouteIndex: 0, Method: "GET", Status: 502, Issuer: "main", Reason: reason.OK,
 		UpstreamDuration: time.Millisecond, UpstreamError: "unreachable"})
 	for _, tc := range []struct {
 		name string

@@ -73,9 +73,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		return nil
 	}
 	const workers, perWorker = 8, 150
-	// Warm up at the same concurrency, so that the baseline already holds
-	// the gateway's pooled upstream connections (the shared transport keeps
-	// them across reloads; a leak would add more).
+	// Warm up, then drop every pooled connection on both sides (client to
+	// gateway, gateway to upstream), so that the baseline counts only the
+	// gateway's own goroutines: listeners, signal handling, refresh jobs.
 	var warm sync.WaitGroup
 	for range workers {
 		warm.Add(1)
@@ -90,7 +90,11 @@ func TestReloadUnderLoad(t *testing.T) {
 		}()
 	}
 	warm.Wait()
-	tr.CloseIdleConnections()
+	dropConns := func() {
+		tr.CloseIdleConnections()
+		up.CloseClientConnections()
+	}
+	dropConns()
 	baseline := goroutinesSettled(runtime.NumGoroutine())
 
 	var (
@@ -141,7 +145,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("test setup: %d valid and %d invalid reloads, want 4 and 2", successes, failures)
 	}
 
-	tr.CloseIdleConnections()
+	dropConns()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n := runtime.NumGoroutine()

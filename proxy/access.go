@@ -37,8 +37,9 @@ type Outcome struct {
 	// UpstreamDuration is the time from forwarding until the upstream's
 	// response headers or failure; zero if the request was not forwarded.
 	UpstreamDuration time.Duration
-	// UpstreamError is "" or the kind of upstream failure: "unreachable" or
-	// "timeout".
+	// UpstreamError is "" or the kind of upstream failure: "unreachable",
+	// "timeout", or "credentials" (the route's Credential could not supply
+	// a token).
 	UpstreamError string
 }
 
@@ -59,7 +60,7 @@ func methodLabel(m string) string {
 // request, after the response, from ServeHTTP's outermost defer. The line
 // holds request_id, method, path (never the query), route, status,
 // duration, issuer, sub and reason; upstream_error
-// (unreachable, timeout) when forwarding failed; cors (allowed, refused)
+// (unreachable, timeout, credentials) when forwarding failed; cors (allowed, refused)
 // and cors_refused (origin_not_allowed, method_not_allowed,
 // header_not_allowed) when CORS is configured and the request has an
 // Origin; error, the redacted cause, when there is one.

@@ -25,7 +25,10 @@ type exchange struct {
 	subject  string
 	reason   reason.Reason
 	identity []ForwardedHeader // set by forward, read by Rewrite
-	err      *Refusal
+	// upstreamToken is the route Credential's token the upstream gets, set
+	// by forward and renewed by credentialTransport on a retry.
+	upstreamToken string
+	err           *Refusal
 
 	upstreamStart time.Time
 	upstreamDur   time.Duration

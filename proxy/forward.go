@@ -21,8 +21,13 @@ import (
 // runs, so what Rewrite sets reaches the upstream.
 func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
 	var rt http.RoundTripper = h.transport
+	if c.Credential != nil {
+		rt = credentialTransport{next: rt, cred: c.Credential}
+	}
 	if c.Timeout > 0 {
-		rt = timeoutTransport{next: h.transport, timeout: c.Timeout}
+		// Outside the credential's retry: the timeout bounds both
+		// attempts together.
+		rt = timeoutTransport{next: rt, timeout: c.Timeout}
 	}
 	return &httputil.ReverseProxy{
 		Rewrite:        c.rewrite,
@@ -97,7 +102,9 @@ func (c *route) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header["X-Real-Ip"] = ex.realIP[:]
 	}
 	pr.Out.Header.Set("X-Request-Id", ex.requestID)
-	if c.StripAuthorization {
+	if c.StripAuthorization || c.Credential != nil {
+		// With a Credential, credentialTransport sets the gateway's own
+		// token: the client's must never reach the upstream.
 		pr.Out.Header.Del("Authorization")
 	}
 	for _, hv := range ex.identity {

@@ -226,10 +226,19 @@ func (h *Handler) isClientOnly(k string, keepUpgrade bool) bool {
 	return false
 }
 
-// forward sends the request upstream with the decision's identity headers.
+// forward sends the request upstream with the decision's identity headers
+// and, on a route with a Credential, the gateway's own token.
 func (h *Handler) forward(ex *exchange, c *route, r *http.Request, identity []ForwardedHeader) {
 	ex.identity = identity
 	ex.upstreamStart = time.Now()
+	if c.Credential != nil {
+		var e *Refusal
+		if r, e = h.upstreamToken(ex, c, r); e != nil {
+			ex.upstreamDur = time.Since(ex.upstreamStart)
+			h.render(ex, e)
+			return
+		}
+	}
 	c.proxy.ServeHTTP(&ex.rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
 }
 

@@ -79,8 +79,16 @@ type Route struct {
 	// name apply, and Headers must not set it too.
 	ClaimsHeader string
 	// StripAuthorization removes the client's Authorization header from the
-	// upstream request.
+	// upstream request. A route with a Credential never sends it, whatever
+	// this says.
 	StripAuthorization bool
+	// Credential, if set, supplies the gateway's own token for the upstream
+	// (CONTRACT §3.8): once the request is allowed, the gateway sends
+	// "Authorization: Bearer <its token>" instead of the client's
+	// Authorization, which never goes upstream on such a route, and retries
+	// once on an upstream 401 when the request can be replayed (see
+	// MaxReplayBody). A token it cannot get is a 502 naming it. Nil: none.
+	Credential Credential
 }
 
 // noRoute is the route label of requests that match no route.

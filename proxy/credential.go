@@ -1,0 +1,176 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// This file is the proxy side of upstream credentials (CONTRACT §3.8): a
+// route with a Credential sends the gateway's own token upstream instead of
+// the client's, and retries once with a fresh token when the upstream
+// refuses the first with 401.
+
+// Credential supplies the gateway's own token for a route's upstream
+// (CONTRACT §3.8). It must be safe for concurrent use.
+type Credential interface {
+	// Name is the configured credential name, for errors and metrics.
+	Name() string
+	// Token returns the access token to send upstream for a request whose
+	// verified client token is clientToken ("" when anonymous); a
+	// client-credentials source ignores clientToken. An empty token with a
+	// nil error sends the request upstream without Authorization (a token
+	// exchange has nothing to exchange for an anonymous request). The
+	// error's text is logged, never sent to the client, and must hold no
+	// secret.
+	Token(ctx context.Context, clientToken string) (string, error)
+	// Invalidate drops token after the upstream refused it (401), if it is
+	// still the cached one, so that the next Token fetches anew.
+	Invalidate(clientToken, token string)
+}
+
+// MaxReplayBody is the largest request body the gateway buffers, on a route
+// with a Credential, so that it can resend the request after an upstream
+// 401 (CONTRACT §3.8). 64 KiB holds the JSON bodies of API calls with room
+// to spare while bounding what a request pins in memory (a few thousand
+// concurrent requests pin at most a few hundred MiB). A larger body, one of
+// unknown length (chunked, or an HTTP/2 stream without Content-Length) and a
+// WebSocket handshake are streamed upstream once, as on any route, and a 401
+// to them is relayed to the client as is.
+const MaxReplayBody = 64 << 10
+
+// maxDrain bounds how much of a refused (401) first response is read before
+// it is closed: a short body is read to its end so its connection returns to
+// the pool; a longer one is not worth the wait, and closing it drops the
+// connection instead.
+const maxDrain = 4 << 10
+
+// credentialError is the cause of a 502 when a route's Credential could not
+// supply a token.
+type credentialError struct {
+	name string
+	err  error
+}
+
+func (e *credentialError) Error() string {
+	return fmt.Sprintf("upstream credential %q: %v", e.name, e.err)
+}
+
+func (e *credentialError) Unwrap() error { return e.err }
+
+// credentialRefusal is the 502 for a token the route's Credential could not
+// supply: it names the credential, and only the cause (logged, redacted of
+// the client token) says why.
+func credentialRefusal(err *credentialError) *Refusal {
+	return &Refusal{Status: http.StatusBadGateway, Code: "bad_gateway",
+		Description: fmt.Sprintf("the upstream credential %q could not be obtained", err.name), cause: err}
+}
+
+// upstreamToken obtains the first upstream token of a request on a route
+// with a Credential, before anything is sent upstream, and buffers a small
+// request body so that the request can be resent (see MaxReplayBody). It
+// returns the request to forward, or the refusal to render instead.
+func (h *Handler) upstreamToken(ex *exchange, c *route, r *http.Request) (*http.Request, *Refusal) {
+	tok, err := c.Credential.Token(r.Context(), ex.token)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return nil, clientGone(err)
+		}
+		ex.upstreamErr = "credentials"
+		return nil, credentialRefusal(&credentialError{name: c.Credential.Name(), err: err})
+	}
+	ex.upstreamToken = tok
+	if ex.upgrade == webSocket || r.ContentLength <= 0 || r.ContentLength > MaxReplayBody || len(r.TransferEncoding) > 0 {
+		return r, nil // no body, or one sent once, streaming
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, buf); err != nil {
+		if r.Context().Err() != nil {
+			return nil, clientGone(err)
+		}
+		return nil, &Refusal{Status: http.StatusBadRequest, Code: "invalid_request",
+			Description: "the request body could not be read", cause: fmt.Errorf("buffering the request body: %w", err)}
+	}
+	r2 := r.WithContext(r.Context()) // shallow copy: the server owns r
+	r2.Body = io.NopCloser(bytes.NewReader(buf))
+	r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	return r2, nil
+}
+
+// credentialTransport attaches a route's upstream token and retries once on
+// a 401 (CONTRACT §3.8). It sits below ReverseProxy, so ReverseProxy only
+// ever sees the response it relays: the first 401 of a retried request is
+// drained and closed here. The route's timeout (timeoutTransport) wraps it,
+// so the timeout bounds both attempts and the token refetch between them
+// together: it is the time the client waits for response headers.
+type credentialTransport struct {
+	next http.RoundTripper
+	cred Credential
+}
+
+// RoundTrip sends req with the exchange's upstream token (obtained by
+// Handler.upstreamToken). On a 401 to a replayable request (no body, or a
+// body buffered with GetBody; never a WebSocket handshake), it invalidates
+// that token, gets a new one and resends once; the second response, 401 or
+// not, is returned as is. A failure to get the new token is a
+// *credentialError (→ 502 bad_gateway, kind credentials).
+func (t credentialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ex := exchangeFrom(req.Context()) // always set: only Handler.forward calls the proxy
+	tok := ex.upstreamToken
+	res, err := t.next.RoundTrip(withBearer(req, tok, req.Body))
+	if err != nil || res.StatusCode != http.StatusUnauthorized || tok == "" || !replayable(ex, req) {
+		return res, err
+	}
+	// The body of the 401 is not relayed: read what is cheap to read so
+	// the connection can be reused, and close it in any case.
+	_, _ = io.CopyN(io.Discard, res.Body, maxDrain)
+	res.Body.Close()
+
+	t.cred.Invalidate(ex.token, tok)
+	tok, err = t.cred.Token(req.Context(), ex.token)
+	if err != nil {
+		return nil, &credentialError{name: t.cred.Name(), err: err}
+	}
+	ex.upstreamToken = tok
+	body := req.Body
+	if req.GetBody != nil {
+		if body, err = req.GetBody(); err != nil {
+			return nil, err // cannot happen: the buffer's reader
+		}
+	}
+	return t.next.RoundTrip(withBearer(req, tok, body))
+}
+
+// replayable reports whether req can be sent again: it has no body, or one
+// the gateway buffered, and is not a WebSocket handshake.
+func replayable(ex *exchange, req *http.Request) bool {
+	if ex.upgrade == webSocket {
+		return false
+	}
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// withBearer returns a copy of req, which RoundTrip must not modify, with
+// Authorization: Bearer tok (none when tok is "": Rewrite has already
+// removed the client's) and the given body.
+func withBearer(req *http.Request, tok string, body io.ReadCloser) *http.Request {
+	r2 := req.WithContext(req.Context())
+	r2.Header = req.Header.Clone()
+	r2.Header.Del("Authorization")
+	if tok != "" {
+		r2.Header["Authorization"] = []string{"Bearer " + tok}
+	}
+	r2.Body = body
+	return r2
+}
+
+// CloseIdleConnections forwards to the underlying transport.
+func (t credentialTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+var _ http.RoundTripper = credentialTransport{}

@@ -47,6 +47,11 @@ const MaxReplayBody = 64 << 10
 // connection instead.
 const maxDrain = 4 << 10
 
+// upstreamCred is an exchange's upstream credential state.
+type upstreamCred struct {
+	token string // the token sent on the latest attempt; "" none
+}
+
 // credentialError is the cause of a 502 when a route's Credential could not
 // supply a token.
 type credentialError struct {
@@ -81,7 +86,7 @@ func (h *Handler) upstreamToken(ex *exchange, c *route, r *http.Request) (*http.
 		ex.upstreamErr = "credentials"
 		return nil, credentialRefusal(&credentialError{name: c.Credential.Name(), err: err})
 	}
-	ex.upstreamToken = tok
+	ex.upstream = &upstreamCred{token: tok}
 	if ex.upgrade == webSocket || r.ContentLength <= 0 || r.ContentLength > MaxReplayBody || len(r.TransferEncoding) > 0 {
 		return r, nil // no body, or one sent once, streaming
 	}
@@ -111,14 +116,15 @@ type credentialTransport struct {
 }
 
 // RoundTrip sends req with the exchange's upstream token (obtained by
-// Handler.upstreamToken). On a 401 to a replayable request (no body, or a
+// Handler.upstreamToken, which always runs first on a route with a
+// Credential). On a 401 to a replayable request (no body, or a
 // body buffered with GetBody; never a WebSocket handshake), it invalidates
 // that token, gets a new one and resends once; the second response, 401 or
 // not, is returned as is. A failure to get the new token is a
 // *credentialError (→ 502 bad_gateway, kind credentials).
 func (t credentialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex := exchangeFrom(req.Context()) // always set: only Handler.forward calls the proxy
-	tok := ex.upstreamToken
+	tok := ex.upstream.token
 	res, err := t.next.RoundTrip(withBearer(req, tok, req.Body))
 	if err != nil || res.StatusCode != http.StatusUnauthorized || tok == "" || !replayable(ex, req) {
 		return res, err
@@ -133,7 +139,7 @@ func (t credentialTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil {
 		return nil, &credentialError{name: t.cred.Name(), err: err}
 	}
-	ex.upstreamToken = tok
+	ex.upstream.token = tok
 	body := req.Body
 	if req.GetBody != nil {
 		if body, err = req.GetBody(); err != nil {

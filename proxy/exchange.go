@@ -25,10 +25,12 @@ type exchange struct {
 	subject  string
 	reason   reason.Reason
 	identity []ForwardedHeader // set by forward, read by Rewrite
-	// upstreamToken is the route Credential's token the upstream gets, set
-	// by forward and renewed by credentialTransport on a retry.
-	upstreamToken string
-	err           *Refusal
+	// upstream is the route Credential's token the upstream gets, set by
+	// forward and renewed by credentialTransport on a retry; nil on routes
+	// without a Credential. A pointer keeps the exchange in its size
+	// class for the routes that have none.
+	upstream *upstreamCred
+	err      *Refusal
 
 	upstreamStart time.Time
 	upstreamDur   time.Duration

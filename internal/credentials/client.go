@@ -223,4 +223,3 @@ func (c *ClientCredentials) refreshAt(now time.Time, lifetime time.Duration) tim
 	}
 	return now.Add(max(lifetime-rb, lifetime/2))
 }
-

@@ -130,7 +130,11 @@ type syncWriter struct {
 	b  *bytes.Buffer
 }
 
-func (w syncWriter) Write(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.b.Write(p) }
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
 
 func newFixture(t *testing.T, edit func(*Options)) *fixture {
 	t.Helper()
@@ -284,7 +288,7 @@ func TestBackoffServesOldTokenThenFails(t *testing.T) {
 	f.ts.set(func(ts *tokenServer) { ts.expiresIn = 120 })
 	f.run(t)
 	d, fire := f.tm.next(t)
-	f.ts.set(func(ts *tokenServer) { ts.status, ts.body = 503, "unavailable " + testSecret })
+	f.ts.set(func(ts *tokenServer) { ts.status, ts.body = 503, "unavailable "+testSecret })
 	f.clk.Add(d)
 	fire()
 	var waits []time.Duration

@@ -208,4 +208,3 @@ func isVarName(s string) bool {
 	}
 	return true
 }
-

@@ -469,9 +469,9 @@ func TestSecretSources(t *testing.T) {
 	}{
 		{"file, newline trimmed", func(o *Options) { o.SecretFile = file }, "from-file", ""},
 		{"env", func(o *Options) { o.SecretEnv = "X"; o.Getenv = func(string) string { return "from-env" } }, "from-env", ""},
-		{"missing file", func(o *Options) { o.SecretFile = filepath.Join(dir, "nope") }, "", "client_credentials.client_secret_file: open " + filepath.Join(dir, "nope")},
-		{"empty file", func(o *Options) { o.SecretFile = empty }, "", "client_credentials.client_secret_file: " + empty + " is empty"},
-		{"unset env", func(o *Options) { o.SecretEnv = "X"; o.Getenv = func(string) string { return "" } }, "", "client_credentials.client_secret_env: environment variable X is unset or empty"},
+		{"missing file", func(o *Options) { o.SecretFile = filepath.Join(dir, "nope") }, "", "client_credentials.client_secret_file: client secret unavailable: open " + filepath.Join(dir, "nope")},
+		{"empty file", func(o *Options) { o.SecretFile = empty }, "", "client_credentials.client_secret_file: client secret unavailable: " + empty + " is empty"},
+		{"unset env", func(o *Options) { o.SecretEnv = "X"; o.Getenv = func(string) string { return "" } }, "", "client_credentials.client_secret_env: client secret unavailable: environment variable X is unset or empty"},
 		{"both", func(o *Options) { o.SecretEnv = "X"; o.SecretFile = file }, "", "client_credentials: set exactly one of client_secret_file or client_secret_env"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -481,6 +481,9 @@ func TestSecretSources(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got %v, want %q", err, tc.wantErr)
+				}
+				if secretErr := !strings.Contains(tc.wantErr, "exactly one"); errors.Is(err, ErrSecretUnavailable) != secretErr {
+					t.Errorf("errors.Is(%v, ErrSecretUnavailable) = %v, want %v", err, !secretErr, secretErr)
 				}
 				return
 			}

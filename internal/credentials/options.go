@@ -6,6 +6,7 @@ package credentials
 
 import (
 	"errors"
+	"fmt"
 
 	"log/slog"
 	"net/http"
@@ -99,6 +100,12 @@ type Options struct {
 
 const ccPath = "client_credentials"
 
+// ErrSecretUnavailable is wrapped by New's error when the secret file or
+// variable cannot be read or is empty: a fault of the environment the
+// gateway runs in, not of the configuration, so `check` (which does not
+// read secrets) does not report it.
+var ErrSecretUnavailable = errors.New("client secret unavailable")
+
 // Validate reports every configuration error of o, as field errors. It
 // does not read the secret: New does.
 func (o Options) Validate() error {
@@ -180,18 +187,18 @@ func (o Options) readSecret() (string, error) {
 		b, err := os.ReadFile(o.SecretFile)
 		if err != nil {
 			// *PathError names the path and the cause, nothing read.
-			return "", &field.Error{Path: ccPath + ".client_secret_file", Err: err}
+			return "", &field.Error{Path: ccPath + ".client_secret_file", Err: fmt.Errorf("%w: %w", ErrSecretUnavailable, err)}
 		}
 		s := strings.TrimSuffix(string(b), "\n")
 		s = strings.TrimSuffix(s, "\r")
 		if s == "" {
-			return "", field.Errorf(ccPath+".client_secret_file", "%s is empty", o.SecretFile)
+			return "", &field.Error{Path: ccPath + ".client_secret_file", Err: fmt.Errorf("%w: %s is empty", ErrSecretUnavailable, o.SecretFile)}
 		}
 		return s, nil
 	}
 	s := o.Getenv(o.SecretEnv)
 	if s == "" {
-		return "", field.Errorf(ccPath+".client_secret_env", "environment variable %s is unset or empty", o.SecretEnv)
+		return "", &field.Error{Path: ccPath + ".client_secret_env", Err: fmt.Errorf("%w: environment variable %s is unset or empty", ErrSecretUnavailable, o.SecretEnv)}
 	}
 	return s, nil
 }

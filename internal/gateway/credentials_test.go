@@ -10,8 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/metrics"
 )
 
 // credentialConfig is a configuration with one client_credentials
@@ -123,5 +125,56 @@ func TestBuildCredentialErrorsCarryLines(t *testing.T) {
 	}
 	if want := "test.yaml:8: credentials[0].client_credentials.client_secret_file: client secret unavailable: open " + file; !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %q, want it to start with %q", err, want)
+	}
+}
+
+// TestCredentialMetrics: a credential's fetches and its token's expiry
+// reach the process's metrics under its name.
+func TestCredentialMetrics(t *testing.T) {
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"tok","token_type":"Bearer","expires_in":3600}`)
+	}))
+	defer idp.Close()
+	file := filepath.Join(t.TempDir(), "billing")
+	if err := os.WriteFile(file, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New("test")
+	now := time.Unix(1_700_000_000, 0)
+	rt, err := Build(credentialConfig(t, idp.URL, file, "a"), nil, Deps{Metrics: m, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.credentials["billing"].Token(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, s := range f.GetMetric() {
+			labels := ""
+			for _, l := range s.GetLabel() {
+				labels += l.GetName() + "=" + l.GetValue() + ","
+			}
+			switch f.GetName() {
+			case "authgate_credential_fetches_total":
+				got[f.GetName()+"{"+labels+"}"] = s.GetCounter().GetValue()
+			case "authgate_credential_expiry_timestamp_seconds":
+				got[f.GetName()+"{"+labels+"}"] = s.GetGauge().GetValue()
+			}
+		}
+	}
+	want := map[string]float64{
+		"authgate_credential_fetches_total{credential=billing,result=success,}": 1,
+		"authgate_credential_expiry_timestamp_seconds{credential=billing,}":     float64(now.Add(time.Hour).Unix()),
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %v, want %v (all: %v)", k, got[k], v, got)
+		}
 	}
 }

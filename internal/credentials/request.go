@@ -65,11 +65,18 @@ func (c *ClientCredentials) request(ctx context.Context) (string, time.Duration,
 	if len(body) > maxBody {
 		return "", 0, fmt.Errorf("token response larger than %d bytes", maxBody)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", 0, c.oauthError(resp.StatusCode, body)
+	return c.parseResponse(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+}
+
+// parseResponse reads a token endpoint's answer: a successful response
+// (RFC 6749 §5.1) gives the access token and its lifetime, anything else
+// an error (see oauthError).
+func (c *ClientCredentials) parseResponse(status int, contentType string, body []byte) (string, time.Duration, error) {
+	if status != http.StatusOK {
+		return "", 0, c.oauthError(status, body)
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "" && mt != "application/json" {
-		return "", 0, fmt.Errorf("token response is %s, not application/json", mt)
+	if mt, _, _ := mime.ParseMediaType(contentType); mt != "" && mt != "application/json" {
+		return "", 0, fmt.Errorf("token response is %s, not application/json", printable(mt, 64))
 	}
 	var tr struct {
 		AccessToken string      `json:"access_token"`
@@ -115,7 +122,8 @@ func (c *ClientCredentials) oauthError(status int, body []byte) error {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
-	if json.Unmarshal(body, &er) != nil || er.Error == "" || !isErrorCode(er.Error) || len(er.Error) > 64 {
+	if json.Unmarshal(body, &er) != nil || er.Error == "" || !isErrorCode(er.Error) || len(er.Error) > 64 ||
+		strings.Contains(er.Error, c.secret) {
 		return fmt.Errorf("token endpoint answered %d", status)
 	}
 	msg := fmt.Sprintf("token endpoint refused the request (%d): %s", status, er.Error)

@@ -102,8 +102,8 @@ const ccPath = "client_credentials"
 
 // ErrSecretUnavailable is wrapped by New's error when the secret file or
 // variable cannot be read or is empty: a fault of the environment the
-// gateway runs in, not of the configuration, so `check` (which does not
-// read secrets) does not report it.
+// gateway runs in rather than of the configuration, which Validate (and
+// so config.Load) does not read, and New does.
 var ErrSecretUnavailable = errors.New("client secret unavailable")
 
 // Validate reports every configuration error of o, as field errors. It

@@ -70,10 +70,16 @@ func New(o Options) (*ClientCredentials, error) {
 		return nil, err
 	}
 	return &ClientCredentials{
-		o:       o,
-		secret:  secret,
-		digest:  sha256.Sum256([]byte(secret)),
-		client:  &http.Client{Timeout: o.Timeout, Transport: o.Transport},
+		o:      o,
+		secret: secret,
+		digest: sha256.Sum256([]byte(secret)),
+		client: &http.Client{
+			Timeout: o.Timeout, Transport: o.Transport,
+			// A redirect is answered as it is (an error naming its status):
+			// following a 307 or 308 would post client_secret to wherever
+			// it points.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 		changed: make(chan struct{}, 1),
 	}, nil
 }
@@ -170,6 +176,9 @@ func (c *ClientCredentials) Run(ctx context.Context) error {
 		}
 		_, err, _ := c.sf.Do("token", func() (any, error) { return c.fetch(ctx) })
 		if err == nil {
+			if backoff > 0 {
+				c.o.Logger.Info("credential refresh recovered", "credential", c.o.Name)
+			}
 			backoff = 0
 			continue
 		}

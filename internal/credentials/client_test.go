@@ -304,7 +304,7 @@ func TestBackoffServesOldTokenThenFails(t *testing.T) {
 	if want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}; fmt.Sprint(waits) != fmt.Sprint(want) {
 		t.Errorf("got backoff %v, want %v", waits, want)
 	}
-	_, _ = f.tm.next(t)
+	_, fire = f.tm.next(t)
 	f.clk.Add(time.Hour)
 	_, err := f.c.Token(context.Background(), "")
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), `"billing"`) || !strings.Contains(err.Error(), "503") {
@@ -322,6 +322,18 @@ func TestBackoffServesOldTokenThenFails(t *testing.T) {
 	}
 	if ok.Load() != 1 || bad.Load() < 4 {
 		t.Errorf("got %d successes, %d failures observed, want 1 and at least 4", ok.Load(), bad.Load())
+	}
+
+	// The endpoint recovers: the next backoff step fetches, and says so.
+	f.ts.set(func(ts *tokenServer) { ts.status = 0 })
+	f.clk.Add(2 * time.Second) // past the failure Token just had
+	fire()
+	_, _ = f.tm.next(t)
+	if tok, err := f.c.Token(context.Background(), ""); err != nil || tok == "tok-1" {
+		t.Errorf("after recovery got %q, %v, want a new token", tok, err)
+	}
+	if !strings.Contains(f.logText(), "credential refresh recovered") {
+		t.Errorf("no recovery line:\n%s", f.logText())
 	}
 }
 
@@ -406,11 +418,15 @@ func TestTokenResponses(t *testing.T) {
 		{name: "not oauth", status: 500, body: "oops " + testSecret, want: []string{"500"}, not: []string{"oops", testSecret}},
 		{name: "no access_token", status: 200, body: `{"token_type":"Bearer"}`, want: []string{"no access_token"}},
 		{name: "not bearer", status: 200, body: `{"access_token":"x","token_type":"mac"}`, want: []string{"not Bearer"}},
+		{name: "redirect not followed", status: 307, body: "", want: []string{"307"}},
 		{name: "not json", status: 200, body: `<html>` + testSecret, want: []string{"not a JSON"}, not: []string{testSecret}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
+				if tc.status == 307 {
+					w.Header().Set("Location", "/elsewhere")
+				}
 				w.WriteHeader(tc.status)
 				fmt.Fprint(w, tc.body)
 			}))

@@ -174,16 +174,22 @@ func (c *ClientCredentials) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		_, err, _ := c.sf.Do("token", func() (any, error) { return c.fetch(ctx) })
+		// Requests may join this fetch: it must not end with Run's ctx
+		// (a reload stopping this runtime), which only stops the wait.
+		ch := c.sf.DoChan("token", func() (any, error) { return c.fetch(context.WithoutCancel(ctx)) })
+		var err error
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-ch:
+			err = r.Err
+		}
 		if err == nil {
 			if backoff > 0 {
 				c.o.Logger.Info("credential refresh recovered", "credential", c.o.Name)
 			}
 			backoff = 0
 			continue
-		}
-		if ctx.Err() != nil {
-			return nil
 		}
 		backoff = min(max(2*backoff, backoffMin), backoffMax)
 		t := c.cur.Load()

@@ -50,3 +50,52 @@ routes:
 		t.Errorf("example: got\n%s\nwant it to end with the verdict", out.String())
 	}
 }
+
+// TestCheckCredentials: check lists a client_credentials credential without
+// its secret or the token URL's query, and reports a secret file that
+// cannot be read at its line, naming the file and nothing in it.
+func TestCheckCredentials(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "billing")
+	path := filepath.Join(dir, "config.yaml")
+	src := `credentials:
+  - name: billing
+    client_credentials:
+      token_url: "https://idp.example.com/token?key=hidden"
+      client_id: gw
+      client_secret_file: ` + secret + `
+      scopes: [invoices:read]
+routes:
+  - { name: api, match: { path_prefix: / }, upstream: { url: "http://api", credentials: billing }, auth: { mode: none } }
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"check", "-config", path}, &out, &errb); code != exitError {
+		t.Errorf("missing secret: exit code %d, want %d", code, exitError)
+	}
+	if want := path + ":6: credentials[0].client_credentials.client_secret_file: client secret unavailable: open " + secret; !strings.Contains(errb.String(), want) {
+		t.Errorf("missing secret: got\n%s\nwant it to contain %q", errb.String(), want)
+	}
+
+	const value = "do-not-print-me"
+	if err := os.WriteFile(secret, []byte(value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), []string{"check", "-config", path}, &out, &errb); code != exitOK {
+		t.Fatalf("exit code %d, want %d: %s", code, exitOK, errb.String())
+	}
+	for _, want := range []string{"credentials (1):\n  billing\n", "token url   https://idp.example.com/token\n", "client id   gw\n", "auth        client_secret_basic\n", "scopes      invoices:read\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("got\n%s\nwant it to contain %q", out.String(), want)
+		}
+	}
+	for _, leak := range []string{value, "hidden"} {
+		if strings.Contains(out.String()+errb.String(), leak) {
+			t.Errorf("check output holds %q:\n%s", leak, out.String())
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authgate/authgate/internal/credentials"
 	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/jwks"
@@ -102,7 +103,13 @@ func fillDefaults(c *Config, loc *locator) {
 	}
 
 	for i := range c.Credentials {
-		cc := &c.Credentials[i].ClientCredentials
+		cc := c.Credentials[i].ClientCredentials
+		if cc == nil {
+			continue
+		}
+		if cc.AuthMethod == "" {
+			cc.AuthMethod = credentials.AuthBasic
+		}
 		dur(&cc.RefreshBefore, field.Index("credentials", i)+".client_credentials.refresh_before", defaultRefreshBefore)
 	}
 

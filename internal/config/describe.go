@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	"github.com/authgate/authgate/policy"
@@ -12,7 +13,8 @@ import (
 // `authgate check`: listeners, each issuer (name, iss, jwks source,
 // audiences, algorithms), and each route in order (name, match, upstream,
 // auth mode, issuers, audiences, scopes, claims, forwarded headers), then
-// warnings. Routes are shown with the defaults block merged in.
+// warnings. Credentials show their name, token URL without query, client
+// ID, auth method and scopes. Routes are shown with the defaults block merged in.
 // It prints configuration values only, never secrets: the configuration
 // holds none (client secrets are referenced by file or variable name).
 func (c *Config) Describe(w io.Writer) {
@@ -47,6 +49,13 @@ func (c *Config) Describe(w io.Writer) {
 		fmt.Fprintf(w, "    jwks        %s\n", jwks)
 		fmt.Fprintf(w, "    audiences   %s\n", list(is.Audiences, "none"))
 		fmt.Fprintf(w, "    algorithms  %s\n", list(is.Algorithms, "none"))
+	}
+
+	if len(c.Credentials) > 0 {
+		fmt.Fprintf(w, "\ncredentials (%d):\n", len(c.Credentials))
+		for _, cr := range c.Credentials {
+			describeCredential(w, cr)
+		}
 	}
 
 	fmt.Fprintf(w, "\nroutes (%d, first match wins):\n", len(c.Routes))
@@ -163,4 +172,25 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// describeCredential writes one credential. The token URL's query and
+// user information are left out: an operator may have put a key there.
+func describeCredential(w io.Writer, cr Credential) {
+	fmt.Fprintf(w, "  %s\n", cr.Name)
+	cc := cr.ClientCredentials
+	if cc == nil {
+		fmt.Fprintln(w, "    grant       token exchange (not supported yet)")
+		return
+	}
+	tokenURL := cc.TokenURL
+	if u, err := url.Parse(tokenURL); err == nil {
+		u.RawQuery, u.ForceQuery, u.Fragment, u.User = "", false, "", nil
+		tokenURL = u.String()
+	}
+	fmt.Fprintln(w, "    grant       client credentials")
+	fmt.Fprintf(w, "    token url   %s\n", tokenURL)
+	fmt.Fprintf(w, "    client id   %s\n", cc.ClientID)
+	fmt.Fprintf(w, "    auth        %s\n", cc.AuthMethod)
+	fmt.Fprintf(w, "    scopes      %s\n", list(cc.Scopes, "none"))
 }

@@ -20,6 +20,20 @@ type FieldError struct {
 	Line int    // 1-based line in File, 0 when unknown
 	Path string // field path such as routes[2].upstream.url, or a variable name
 	Msg  string
+
+	// err is the constructor's error Msg was made from, if any, so that
+	// errors.Is and errors.As see through a located error (Unwrap).
+	err error
+}
+
+// Unwrap returns the constructor's error e was made from, or nil.
+func (e *FieldError) Unwrap() error { return e.err }
+
+// plain is e without its cause: the comparable form two errors of equal
+// text share, for the maps that tell an error already reported.
+func (e FieldError) plain() FieldError {
+	e.err = nil
+	return e
 }
 
 // Error formats e as "FILE:LINE: PATH: MSG".
@@ -50,7 +64,9 @@ func (p *problems) add(path, format string, args ...any) {
 // routes[2].upstream.url.
 func (p *problems) addErr(prefix string, err error) {
 	for _, e := range field.All(field.Prefix(prefix, err)) {
-		p.errs = append(p.errs, p.loc.at(configPath(e.Path), e.Err.Error()))
+		fe := p.loc.at(configPath(e.Path), e.Err.Error())
+		fe.err = e.Err
+		p.errs = append(p.errs, fe)
 	}
 }
 
@@ -69,8 +85,9 @@ func joinSorted(errs []*FieldError) error {
 	seen := make(map[FieldError]bool, len(errs))
 	out := make([]error, 0, len(errs))
 	for _, e := range errs {
-		if !seen[*e] {
-			seen[*e] = true
+		k := e.plain() // equal text from two constructors is one error
+		if !seen[k] {
+			seen[k] = true
 			out = append(out, e)
 		}
 	}

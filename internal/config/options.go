@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 
+	"github.com/authgate/authgate/internal/credentials"
 	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/verify"
 	"github.com/authgate/authgate/jwks"
@@ -42,6 +43,26 @@ func (is Issuer) VerifierOptions() verify.IssuerOptions {
 		RequiredClaims: is.RequiredClaims,
 		TokenTypes:     is.TokenTypes,
 		ScopeClaims:    is.ScopeClaims,
+	}
+}
+
+// Options is the credential as credentials.New takes it; the caller adds
+// what is not configuration (logger, clock, metrics hooks). It must be
+// called only on a client_credentials credential. Its errors' paths are
+// relative to the credential (client_credentials.token_url).
+func (cr Credential) Options() credentials.Options {
+	cc := cr.ClientCredentials
+	return credentials.Options{
+		Name:          cr.Name,
+		TokenURL:      cc.TokenURL,
+		ClientID:      cc.ClientID,
+		SecretFile:    cc.ClientSecretFile,
+		SecretEnv:     cc.ClientSecretEnv,
+		AuthMethod:    cc.AuthMethod,
+		Scopes:        cc.Scopes,
+		Audience:      cc.Audience,
+		Resource:      cc.Resource,
+		RefreshBefore: cc.RefreshBefore,
 	}
 }
 

@@ -113,21 +113,41 @@ type CORS struct {
 	MaxAge           time.Duration `yaml:"max_age"`
 }
 
-// Credential is a token the gateway obtains for itself (CONTRACT §3.8).
+// Credential is a token the gateway obtains for itself (CONTRACT §3.8):
+// exactly one of ClientCredentials or TokenExchange. TokenExchange is
+// decoded so that check can refuse it as not supported yet.
 type Credential struct {
-	Name              string            `yaml:"name"`
-	ClientCredentials ClientCredentials `yaml:"client_credentials"`
+	Name              string             `yaml:"name"`
+	ClientCredentials *ClientCredentials `yaml:"client_credentials"`
+	TokenExchange     *TokenExchange     `yaml:"token_exchange"`
 }
 
-// ClientCredentials configures an OAuth 2.0 client-credentials grant.
+// ClientCredentials configures an OAuth 2.0 client-credentials grant
+// (RFC 6749 §4.4); credentials.Options says what each field means.
 type ClientCredentials struct {
 	TokenURL         string        `yaml:"token_url"`
 	ClientID         string        `yaml:"client_id"`
 	ClientSecretFile string        `yaml:"client_secret_file"`
 	ClientSecretEnv  string        `yaml:"client_secret_env"`
 	Scopes           []string      `yaml:"scopes"`
+	AuthMethod       string        `yaml:"auth_method"` // client_secret_basic | client_secret_post; default client_secret_basic
 	Audience         string        `yaml:"audience"`
-	RefreshBefore    time.Duration `yaml:"refresh_before"`
+	Resource         []string      `yaml:"resource"`       // RFC 8707, one parameter per entry
+	RefreshBefore    time.Duration `yaml:"refresh_before"` // default 60s
+}
+
+// TokenExchange configures an RFC 8693 token exchange per client token.
+// It is not supported yet: check refuses it.
+type TokenExchange struct {
+	TokenURL         string   `yaml:"token_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	ClientSecretEnv  string   `yaml:"client_secret_env"`
+	AuthMethod       string   `yaml:"auth_method"`
+	Audience         string   `yaml:"audience"`
+	Resource         []string `yaml:"resource"`
+	Scopes           []string `yaml:"scopes"`
+	CacheSize        int      `yaml:"cache_size"`
 }
 
 // Route is one routing rule; routes are tried in order.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/field"
-	"github.com/authgate/authgate/internal/httpurl"
 )
 
 // check normalises and validates c, sets c.Warnings and returns every error.
@@ -132,8 +131,10 @@ func validateIssuers(c *Config, p *problems) {
 	}
 }
 
-// validateCredentials checks the credentials block, which has no
-// constructor yet (see notSupportedYet).
+// validateCredentials checks that credential names are unique and that
+// each is of one kind, which no constructor sees, and hands each
+// client_credentials block to credentials.Options.Validate. It does not
+// read secrets: Build does, and reports a missing file or variable.
 func validateCredentials(c *Config, p *problems) {
 	names := map[string]int{}
 	for i, cr := range c.Credentials {
@@ -146,38 +147,27 @@ func validateCredentials(c *Config, p *problems) {
 		default:
 			checkUnique(p, cp+".name", cr.Name, "credential", names, i)
 		}
-		cc, ccp := cr.ClientCredentials, cp+".client_credentials"
-		if cc.TokenURL == "" {
-			p.add(ccp+".token_url", "must not be empty")
-		} else if _, err := httpurl.Parse(cc.TokenURL); err != nil {
-			p.addErr(ccp+".token_url", err)
-		}
-		if cc.ClientID == "" {
-			p.add(ccp+".client_id", "must not be empty")
-		}
-		if (cc.ClientSecretFile == "") == (cc.ClientSecretEnv == "") {
-			p.add(ccp, "set exactly one of client_secret_file or client_secret_env")
-		}
-		if cc.ClientSecretEnv != "" && !isVarName(cc.ClientSecretEnv) {
-			p.add(ccp+".client_secret_env", "must be an environment variable name")
-		}
-		if cc.RefreshBefore < 0 {
-			p.add(ccp+".refresh_before", "must not be negative")
+		switch {
+		case cr.ClientCredentials != nil && cr.TokenExchange != nil, cr.ClientCredentials == nil && cr.TokenExchange == nil:
+			p.add(cp, "set exactly one of client_credentials or token_exchange")
+		case cr.ClientCredentials != nil:
+			if path := cp + ".client_credentials.refresh_before"; zeroSet(p.loc, path, cr.ClientCredentials.RefreshBefore) {
+				// credentials.New reads 0 as its default.
+				p.add(path, "must be positive")
+			}
+			p.addErr(cp, cr.Options().Validate())
 		}
 	}
 }
 
 // notSupportedYet refuses the sections this release decodes but does not
-// implement yet (credentials, upstream.credentials). Remove each check when
-// its feature lands.
+// implement yet (token_exchange credentials). Remove each check when its
+// feature lands.
 func notSupportedYet(c *Config, p *problems) {
 	const msg = "not supported yet by this version of authgate"
-	if len(c.Credentials) > 0 {
-		p.add("credentials", msg)
-	}
-	for i, r := range c.Routes {
-		if r.Upstream.Credentials != "" {
-			p.add(field.Index("routes", i)+".upstream.credentials", msg)
+	for i, cr := range c.Credentials {
+		if cr.TokenExchange != nil {
+			p.add(field.Index("credentials", i)+".token_exchange", msg)
 		}
 	}
 }

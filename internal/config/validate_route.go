@@ -154,7 +154,7 @@ func validateDefaults(c *Config, p *problems, issuers map[string]int) map[FieldE
 	}
 	reported := make(map[FieldError]bool, len(p.errs)-start)
 	for _, e := range p.errs[start:] {
-		reported[*e] = true
+		reported[e.plain()] = true
 	}
 	return reported
 }

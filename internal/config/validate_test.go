@@ -197,7 +197,6 @@ routes:
 `,
 			want: []string{
 				"t.yaml:10: routes[0].upstream.credentials: unknown credential \"billing\"",
-				"t.yaml:10: routes[0].upstream.credentials: not supported yet by this version of authgate",
 				"t.yaml:12: routes[0].auth.issuers[1]: unknown issuer \"other\"",
 			},
 		},
@@ -381,25 +380,27 @@ routes:
 			},
 		},
 		{
-			name: "credentials not supported yet; defaults and claims are",
-			yaml: issuersBlock + `defaults:
-  auth: { scopes: [read] }
-credentials:
-  - name: billing
-    client_credentials:
+			name: "token exchange not supported yet",
+			yaml: issuersBlock + `credentials:
+  - name: drive
+    token_exchange:
       token_url: https://idp.example.com/token
       client_id: gw
-      client_secret_env: BILLING_SECRET
+      client_secret_env: DRIVE_SECRET
+  - name: both
+    client_credentials: { token_url: https://idp/token, client_id: x, client_secret_env: X }
+    token_exchange: { token_url: https://idp/token }
+  - name: neither
 routes:
   - name: a
     match: { path: /a }
-    upstream: { url: http://api, credentials: billing }
-    auth:
-      claims: { role: admin }
+    upstream: { url: http://api, credentials: drive }
 `,
 			want: []string{
-				"t.yaml:7: credentials: not supported yet by this version of authgate",
-				"t.yaml:16: routes[0].upstream.credentials: not supported yet by this version of authgate",
+				"t.yaml:7: credentials[0].token_exchange: not supported yet by this version of authgate",
+				"t.yaml:11: credentials[1]: set exactly one of client_credentials or token_exchange",
+				"t.yaml:13: credentials[1].token_exchange: not supported yet by this version of authgate",
+				"t.yaml:14: credentials[2]: set exactly one of client_credentials or token_exchange",
 			},
 		},
 		{
@@ -409,17 +410,22 @@ routes:
     client_credentials:
       token_url: idp/token
       client_secret_env: "bad name"
+      auth_method: private_key_jwt
+      scopes: [ok, "two words"]
+      refresh_before: 0s
   - name: other
     client_credentials: { token_url: https://idp/token, client_id: x }
 routes:
   - { name: a, match: { path: /a }, upstream: { url: http://api } }
 `,
 			want: []string{
-				"t.yaml:5: credentials: not supported yet by this version of authgate",
 				"t.yaml:7: credentials[0].client_credentials.client_id: must not be empty",
 				"t.yaml:8: credentials[0].client_credentials.token_url: must be an absolute URL",
 				"t.yaml:9: credentials[0].client_credentials.client_secret_env: must be an environment variable name",
-				"t.yaml:11: credentials[1].client_credentials: set exactly one of client_secret_file or client_secret_env",
+				"t.yaml:10: credentials[0].client_credentials.auth_method: must be client_secret_basic or client_secret_post",
+				"t.yaml:11: credentials[0].client_credentials.scopes[1]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
+				"t.yaml:12: credentials[0].client_credentials.refresh_before: must be positive",
+				"t.yaml:14: credentials[1].client_credentials: set exactly one of client_secret_file or client_secret_env",
 			},
 		},
 	}

@@ -13,8 +13,9 @@ import (
 // Build, so that what they hold outlives reloads. The zero value is ready
 // to use (see withDefaults); check and explain build with it.
 type Deps struct {
-	// Logger receives every log line of the runtime: access lines and key
-	// fetches (each cache's lines carry its issuer's name). Nil: discarded.
+	// Logger receives every log line of the runtime: access lines, key
+	// fetches (each cache's lines carry its issuer's name) and credential
+	// refresh failures (with the credential's name). Nil: discarded.
 	Logger *slog.Logger
 	// Transport carries every upstream request of every route. Serve makes
 	// one per process (proxy.NewTransport) and shares it between runtimes,
@@ -23,8 +24,9 @@ type Deps struct {
 	// runtime's handler makes a private one, released by Handler.Close; fit
 	// for a runtime that is built, used once and dropped.
 	Transport http.RoundTripper
-	// Now is the clock of the key caches (min_refresh_interval, max_stale)
-	// and of the verifiers (exp, nbf, iat with clock_skew). Nil: time.Now.
+	// Now is the clock of the key caches (min_refresh_interval, max_stale),
+	// of the verifiers (exp, nbf, iat with clock_skew) and of the
+	// credentials' token expiry. Nil: time.Now.
 	// Tests pass a clock they advance instead of sleeping. The caches'
 	// refresh timers still run on the wall clock.
 	Now func() time.Time

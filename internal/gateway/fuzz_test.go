@@ -1,11 +1,13 @@
 package gateway_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/credentials"
 	"github.com/authgate/authgate/internal/gateway"
 )
 
@@ -55,6 +57,11 @@ func FuzzBuildAcceptsParsed(f *testing.F) {
 			return
 		}
 		rt, err := gateway.Build(cfg, nil, gateway.Deps{})
+		if errors.Is(err, credentials.ErrSecretUnavailable) {
+			// Not a rule: Build reads each credential's secret, which
+			// Load does not (the seeds name files that are not here).
+			return
+		}
 		if err != nil {
 			t.Fatalf("Parse accepted a configuration that Build refuses:\n%s\n%s", err, data)
 		}

@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 
+	"github.com/authgate/authgate/internal/credentials"
 	"github.com/authgate/authgate/jwks"
 )
 
 // Runner is a background job that a runtime needs while it serves: today
-// the refresh loop of an issuer's key cache (*jwks.Cache). Run works until
+// the refresh loop of an issuer's key cache (*jwks.Cache) and of an
+// upstream credential's token source (*credentials.ClientCredentials). Run works until
 // ctx ends and then returns nil; an error means it stopped early, and the
 // gateway logs it. A Runner must be safe to use from requests while Run is
 // active, and usable (if no longer refreshed) after Run has returned,
@@ -67,4 +69,7 @@ func reuse[K comparable, R Runner](rt, prev *Runtime, what string, key K, build 
 	return r, nil
 }
 
-var _ Runner = (*jwks.Cache)(nil)
+var (
+	_ Runner = (*jwks.Cache)(nil)
+	_ Runner = (*credentials.ClientCredentials)(nil)
+)

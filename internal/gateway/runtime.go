@@ -1,14 +1,19 @@
 // Package gateway compiles a configuration into an immutable runtime (issuers
-// with their key caches, verifiers, policies, routes) and serves it: the main
-// listener, the admin listener, the runtime's background jobs (Runner; today
-// key refresh), reload on SIGHUP and graceful shutdown.
+// with their key caches, verifiers, policies, upstream credentials, routes)
+// and serves it: the main listener, the admin listener, the runtime's
+// background jobs (Runner: key refresh, credential refresh), reload on
+// SIGHUP and graceful shutdown.
 package gateway
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/credentials"
 	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/internal/verify"
@@ -45,12 +50,16 @@ type Runtime struct {
 	// metrics are the children of this runtime's routes; nil without
 	// Deps.Metrics. Gateway.swap hands them to Metrics.Retain.
 	metrics *metrics.Routes
+	// credentials are the upstream token sources by credential name, each
+	// also a job; a route's proxy.Route.Credential is one of them.
+	credentials map[string]*credentials.ClientCredentials
 }
 
 // Build compiles cfg with the process's deps. What prev (which may be nil)
-// runs and may be reused is reused by the one rule of reuse: today the key
-// caches of issuers whose keySource is unchanged. Everything else is built
-// anew. Build starts nothing: Gateway.swap does.
+// runs and may be reused is reused by the one rule of reuse: the key
+// caches of issuers whose keySource is unchanged and the credentials'
+// token sources whose credentialSource (secret included) is unchanged.
+// Everything else is built anew. Build starts nothing: Gateway.swap does.
 //
 // The constructors judge every value (config.Load has already run their
 // validation); an error is theirs, placed by cfg.Locate at the file and
@@ -58,7 +67,7 @@ type Runtime struct {
 // routes[2].upstream.url: scheme must be http or https".
 func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	deps = deps.withDefaults()
-	rt := &Runtime{Config: cfg, auth: map[string]*auth.Authenticator{}}
+	rt := &Runtime{Config: cfg, auth: map[string]*auth.Authenticator{}, credentials: map[string]*credentials.ClientCredentials{}}
 	byName := make(map[string]*issuer, len(cfg.Issuers))
 	for i, ic := range cfg.Issuers {
 		is, err := buildIssuer(rt, prev, ic, deps)
@@ -67,6 +76,14 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 		}
 		rt.issuers = append(rt.issuers, is)
 		byName[ic.Name] = is
+	}
+
+	for i, cr := range cfg.Credentials {
+		c, err := buildCredential(rt, prev, cr, deps)
+		if err != nil {
+			return nil, cfg.Locate(field.Prefix(field.Index("credentials", i), err))
+		}
+		rt.credentials[cr.Name] = c
 	}
 
 	routes := make([]proxy.Route, 0, len(cfg.Routes))
@@ -138,6 +155,56 @@ func buildIssuer(rt, prev *Runtime, ic config.Issuer, deps Deps) (*issuer, error
 	return &issuer{cfg: ic, cache: cache, verify: v}, nil
 }
 
+// credentialSource is the reuse key of a credential's token source: every
+// setting it is built from, the secret's source, and the digest of the
+// secret read now. Build reads the secret file or variable on every load,
+// so a reload after the secret was rotated (same path, new content) builds
+// a new source, which fetches with the new secret; an unchanged secret
+// keeps the source and its cached token.
+type credentialSource struct {
+	name, tokenURL, clientID string
+	secretFile, secretEnv    string
+	authMethod, audience     string
+	scopes, resource         string // NUL-joined
+	refreshBefore            time.Duration
+	secretDigest             [sha256.Size]byte
+}
+
+// buildCredential builds the credential's token source and reuses, by
+// reuse's rule, the one prev runs if its credentialSource is the same.
+// Building reads the secret and starts nothing, so the source built to
+// learn the digest is simply dropped when an equal one is reused.
+func buildCredential(rt, prev *Runtime, cr config.Credential, deps Deps) (*credentials.ClientCredentials, error) {
+	if cr.ClientCredentials == nil {
+		// config.Load refuses token_exchange; a Config made otherwise
+		// gets the same answer.
+		return nil, field.Errorf("token_exchange", "not supported yet by this version of authgate")
+	}
+	o := cr.Options()
+	o.Logger, o.Now = deps.Logger.With("credential", cr.Name), deps.Now
+	if deps.Metrics != nil {
+		// A reused source keeps these hooks: the same children, since the
+		// name is part of the key.
+		m := deps.Metrics
+		o.Fetched = func(ok bool) { m.CredentialFetched(cr.Name, ok) }
+		o.Expires = func(t time.Time) { m.SetCredentialExpiry(cr.Name, t) }
+	}
+	fresh, err := credentials.New(o)
+	if err != nil {
+		return nil, err
+	}
+	key := credentialSource{
+		name: o.Name, tokenURL: o.TokenURL, clientID: o.ClientID,
+		secretFile: o.SecretFile, secretEnv: o.SecretEnv,
+		authMethod: o.AuthMethod, audience: o.Audience,
+		scopes: strings.Join(o.Scopes, "\x00"), resource: strings.Join(o.Resource, "\x00"),
+		refreshBefore: o.RefreshBefore, secretDigest: fresh.SecretDigest(),
+	}
+	return reuse(rt, prev, "credential refresh", key, func() (*credentials.ClientCredentials, error) {
+		return fresh, nil
+	})
+}
+
 // buildRoute compiles one route and records its Authenticator in rt.auth;
 // it also returns the names of the issuers the route accepts (none for
 // auth mode none), the issuer label values of its decisions. Its errors are
@@ -146,6 +213,15 @@ func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]
 	r, err := rc.ProxyRoute()
 	if err != nil {
 		return proxy.Route{}, nil, err
+	}
+	if name := rc.Upstream.Credentials; name != "" {
+		c, ok := rt.credentials[name]
+		if !ok {
+			return proxy.Route{}, nil, field.Errorf("upstream.credentials", "unknown credential %s", field.Quote(name))
+		}
+		// WIRE proxy.Route.Credential: once the proxy branch adds the field,
+		// replace the next line with: r.Credential = c
+		_ = c
 	}
 	if r.Mode == policy.None {
 		return r, nil, nil

@@ -1,0 +1,33 @@
+package credentials
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzParseResponse: whatever a token endpoint answers, parsing neither
+// panics nor puts the secret in an error, and a token comes with a
+// lifetime of at least MinLifetime.
+func FuzzParseResponse(f *testing.F) {
+	f.Add(200, "application/json", []byte(`{"access_token":"a","token_type":"Bearer","expires_in":3600}`))
+	f.Add(200, "application/json; charset=utf-8", []byte(`{"access_token":"a","expires_in":"60"}`))
+	f.Add(200, "", []byte(`{"access_token":"a","expires_in":-1}`))
+	f.Add(200, "text/html", []byte(`<html>`))
+	f.Add(400, "application/json", []byte(`{"error":"invalid_client","error_description":"`+testSecret+`"}`))
+	f.Add(401, "application/json", []byte(`{"error":"invalid\u0000client"}`))
+	f.Add(500, "", []byte(testSecret))
+	f.Add(400, "", []byte(`{"error":"`+testSecret+`"}`))
+	c := &ClientCredentials{o: Options{Name: "b"}, secret: testSecret}
+	f.Fuzz(func(t *testing.T, status int, ctype string, body []byte) {
+		tok, life, err := c.parseResponse(status, ctype, body)
+		if err != nil {
+			if strings.Contains(err.Error(), testSecret) {
+				t.Fatalf("error holds the secret: %v", err)
+			}
+			return
+		}
+		if tok == "" || life < MinLifetime {
+			t.Fatalf("got token %q with lifetime %v", tok, life)
+		}
+	})
+}

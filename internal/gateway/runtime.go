@@ -219,9 +219,7 @@ func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]
 		if !ok {
 			return proxy.Route{}, nil, field.Errorf("upstream.credentials", "unknown credential %s", field.Quote(name))
 		}
-		// WIRE proxy.Route.Credential: once the proxy branch adds the field,
-		// replace the next line with: r.Credential = c
-		_ = c
+		r.Credential = c
 	}
 	if r.Mode == policy.None {
 		return r, nil, nil
@@ -294,3 +292,5 @@ func (rt *Runtime) notReady() []string {
 	}
 	return out
 }
+
+var _ proxy.Credential = (*credentials.ClientCredentials)(nil)

@@ -229,6 +229,28 @@ func call(t *testing.T, gw, path, tok string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// metric reads one sample, named with its labels exactly as exposed, from
+// the admin listener's /metrics; absent: 0.
+func metric(t *testing.T, admin, sample string) float64 {
+	t.Helper()
+	resp, err := client.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("metric %s: %q", sample, v)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -364,8 +386,10 @@ func TestInterop(t *testing.T) {
 		oldTok := p.token(t, "read", "")
 		oldKid := jwtPart(t, oldTok, 0)["kid"]
 
-		var toks atomic.Pointer[[]string]
-		toks.Store(&[]string{oldTok})
+		type signed struct{ tok, kid string }
+		kidOf := func(tok string) string { k, _ := jwtPart(t, tok, 0)["kid"].(string); return k }
+		var toks atomic.Pointer[[]signed]
+		toks.Store(&[]signed{{oldTok, kidOf(oldTok)}})
 		var sent, failed atomic.Int64
 		var newOK atomic.Int64
 		var newKid atomic.Value
@@ -385,7 +409,7 @@ func TestInterop(t *testing.T) {
 				ts := *toks.Load()
 				tok := ts[i%len(ts)]
 				req, _ := http.NewRequest("GET", gw+"/api/loop", nil)
-				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Authorization", "Bearer "+tok.tok)
 				sent.Add(1)
 				resp, err := client.Do(req)
 				if err != nil {
@@ -400,7 +424,7 @@ func TestInterop(t *testing.T) {
 					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body))
 					continue
 				}
-				if k := newKid.Load().(string); k != "" && jwtPart(t, tok, 0)["kid"] == k {
+				if k := newKid.Load().(string); k != "" && tok.kid == k {
 					newOK.Add(1)
 				}
 			}
@@ -421,6 +445,7 @@ func TestInterop(t *testing.T) {
 		// min_refresh_interval after its last fetch (the one that made it
 		// ready): rotate only once such a refetch is allowed.
 		time.Sleep(time.Until(readyAt.Add(minRefresh + 50*time.Millisecond)))
+		fetchesBefore := metric(t, adm, `authgate_jwks_fetches_total{issuer="op",result="success"}`)
 		st := p.admin(t, "rotate")
 		if st.SigningKid == oldKid || len(st.PublishedKids) != 2 {
 			t.Fatalf("rotate: %+v (old kid %v)", st, oldKid)
@@ -430,8 +455,11 @@ func TestInterop(t *testing.T) {
 			t.Fatalf("token after rotation signed with %v, want %s", k, st.SigningKid)
 		}
 		newKid.Store(st.SigningKid)
-		toks.Store(&[]string{oldTok, newTok})
+		toks.Store(&[]signed{{oldTok, kidOf(oldTok)}, {newTok, kidOf(newTok)}})
 		waitFor("requests with the new key", func() bool { return newOK.Load() >= 20 })
+		if after := metric(t, adm, `authgate_jwks_fetches_total{issuer="op",result="success"}`); after <= fetchesBefore {
+			t.Errorf("new-key tokens accepted without a JWKS refetch (successful fetches %v -> %v)", fetchesBefore, after)
+		}
 
 		// Overlap over: only the new key is published.
 		st = p.admin(t, "retire")
@@ -439,7 +467,7 @@ func TestInterop(t *testing.T) {
 			t.Fatalf("after retire the JWKS publishes %v", kids)
 		}
 		newer := p.token(t, "read", "")
-		toks.Store(&[]string{newTok, newer})
+		toks.Store(&[]signed{{newTok, kidOf(newTok)}, {newer, kidOf(newer)}})
 		mark := sent.Load()
 		waitFor("requests after the retirement", func() bool { return sent.Load() >= mark+50 })
 		close(stop)

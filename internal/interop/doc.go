@@ -27,9 +27,18 @@
 //   - TestInterop/rotation: the provider rotates its signing key (old and new
 //     published) and then retires the old one while a bounded loop of
 //     requests runs; not one request fails.
+//   - TestInterop/exchange-provider: the provider's own token-exchange grant
+//     (registerGrantType, provider/server.mjs), called directly: the
+//     exchanged token verifies through the gateway for its new audience; a
+//     tampered subject token gets invalid_grant, a refused audience
+//     invalid_target.
 //   - TestInterop/exchange: RFC 8693 token exchange through a token_exchange
 //     credential; skipped while `authgate check` refuses token_exchange as
 //     not supported yet.
+//
+// oidc-provider 9 declares no engines field; at run time it warns
+// "Unsupported runtime. Use Node.js v22.x LTS" on Node 20. The warning is
+// harmless here and goes to the test's captured stderr.
 //
 // The provider's admin API (provider/server.mjs) is GET /admin/state,
 // POST /admin/rotate and POST /admin/retire.

@@ -143,6 +143,33 @@ func (p *provider) token(t *testing.T, scope, resource string) string {
 	return tr.AccessToken
 }
 
+// exchange posts an RFC 8693 token exchange to the provider as gw-basic.
+func (p *provider) exchange(t *testing.T, subject, audience, scope string) (int, map[string]any) {
+	t.Helper()
+	form := url.Values{
+		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
+		"subject_token":      {subject},
+		"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
+		"audience":           {audience},
+	}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	req, _ := http.NewRequest("POST", p.Issuer+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("gw-basic", secret)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatalf("token exchange response: %d %v", resp.StatusCode, err)
+	}
+	return resp.StatusCode, m
+}
+
 // jwksKids lists the kids the provider's JWKS publishes now.
 func (p *provider) jwksKids(t *testing.T) []string {
 	t.Helper()
@@ -297,7 +324,12 @@ routes:
     upstream: { url: %[3]s }
     auth: { mode: required, audiences: [%[6]s], scopes: [write] }
     forward: { headers: { X-User-Id: sub, X-Client-Id: client_id } }
-`, p.Issuer, apiAudience, up, secretFile, minRefresh, backendAudience)
+  - name: drive-verify
+    match: { path_prefix: /verify-drive }
+    upstream: { url: %[3]s }
+    auth: { mode: required, audiences: [%[7]s] }
+    forward: { headers: { X-User-Id: sub, X-Scopes: scope } }
+`, p.Issuer, apiAudience, up, secretFile, minRefresh, backendAudience, driveAudience)
 }
 
 func TestInterop(t *testing.T) {
@@ -476,6 +508,32 @@ func TestInterop(t *testing.T) {
 			t.Fatalf("%d of %d requests failed during rotation; first: %v", failed.Load(), sent.Load(), firstErr.Load())
 		}
 		t.Logf("%d requests across rotation, none failed (%d with the new key)", sent.Load(), newOK.Load())
+	})
+
+	t.Run("exchange-provider", func(t *testing.T) {
+		// The provider's own RFC 8693 grant, called directly: what the
+		// exchange case relies on once the gateway supports it.
+		subject := p.token(t, "read write", "")
+		code, tr := p.exchange(t, subject, driveAudience, "read")
+		if code != 200 {
+			t.Fatalf("token exchange: %d %v", code, tr)
+		}
+		ex, _ := tr["access_token"].(string)
+		if tr["issued_token_type"] != "urn:ietf:params:oauth:token-type:access_token" || ex == "" {
+			t.Fatalf("token exchange response: %v", tr)
+		}
+		if code, body := call(t, gw, "/verify-drive/x", ex); code != 200 {
+			t.Fatalf("exchanged token through the gateway: %d %s", code, body)
+		}
+		if h := up.header("/verify-drive/x"); h.Get("X-User-Id") != "gw-basic" || h.Get("X-Scopes") != "read" {
+			t.Errorf("exchanged identity: sub=%q scope=%q", h.Get("X-User-Id"), h.Get("X-Scopes"))
+		}
+		if code, tr := p.exchange(t, subject[:len(subject)-4]+"AAAA", driveAudience, ""); code != 400 || tr["error"] != "invalid_grant" {
+			t.Errorf("tampered subject token: %d %v, want 400 invalid_grant", code, tr)
+		}
+		if code, tr := p.exchange(t, subject, "https://forbidden.interop.test", ""); code != 400 || tr["error"] != "invalid_target" {
+			t.Errorf("forbidden audience: %d %v, want 400 invalid_target", code, tr)
+		}
 	})
 
 	t.Run("exchange", func(t *testing.T) {

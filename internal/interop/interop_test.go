@@ -611,6 +611,20 @@ routes:
 	if code, body := call(t, gw, "/verify-drive/x", exTok); code != 200 {
 		t.Errorf("exchanged token on /verify-drive: %d %s", code, body)
 	}
+	// The exchanged token is cached per client token; another client token
+	// gets its own exchange.
+	if code, _ := call(t, gw, "/drive/files", clientTok); code != 200 {
+		t.Fatalf("second /drive request: %d", code)
+	}
+	if again := up.header("/drive/files").Get("Authorization"); again != authz {
+		t.Errorf("same client token, another exchanged token: the result should be cached")
+	}
+	if code, _ := call(t, gw, "/drive/files", p.token(t, "read", "")); code != 200 {
+		t.Fatalf("/drive with another client token: %d", code)
+	}
+	if other := up.header("/drive/files").Get("Authorization"); other == authz {
+		t.Errorf("another client token reused the first one's exchanged token")
+	}
 	// The provider refuses exchanges to this audience with invalid_target.
 	if code, body := call(t, gw, "/forbidden/x", clientTok); code != 403 {
 		t.Errorf("exchange refused with invalid_target: %d %s, want 403", code, body)

@@ -17,7 +17,7 @@ func FuzzParseResponse(f *testing.F) {
 	f.Add(401, "application/json", []byte(`{"error":"invalid\u0000client"}`))
 	f.Add(500, "", []byte(testSecret))
 	f.Add(400, "", []byte(`{"error":"`+testSecret+`"}`))
-	c := &ClientCredentials{o: Options{Name: "b"}, secret: testSecret}
+	c := &endpoint{o: Options{Name: "b"}, secret: testSecret}
 	f.Fuzz(func(t *testing.T, status int, ctype string, body []byte) {
 		tok, life, err := c.parseResponse(status, ctype, body)
 		if err != nil {

@@ -108,7 +108,10 @@ var ErrSecretUnavailable = errors.New("client secret unavailable")
 
 // Validate reports every configuration error of o, as field errors. It
 // does not read the secret: New does.
-func (o Options) Validate() error {
+func (o Options) Validate() error { return o.validate(ccPath) }
+
+// validate is Validate with the fields under path (the grant's block).
+func (o Options) validate(ccPath string) error {
 	var errs []error
 	add := func(name, format string, args ...any) {
 		errs = append(errs, field.Errorf(ccPath+"."+name, format, args...))
@@ -182,7 +185,7 @@ func (o Options) withDefaults() Options {
 
 // readSecret reads the client secret from the file or variable o names.
 // Its errors name the file or the variable, never the value.
-func (o Options) readSecret() (string, error) {
+func (o Options) readSecret(ccPath string) (string, error) {
 	if o.SecretFile != "" {
 		b, err := os.ReadFile(o.SecretFile)
 		if err != nil {

@@ -175,6 +175,10 @@ func (x *TokenExchange) exchange(ctx context.Context, key [sha256.Size]byte, cli
 	}
 	if err != nil {
 		var oe *OAuthError
+		if errors.As(err, &oe) && strings.Contains(oe.Description, clientToken) {
+			// A provider echoing the subject token: keep it out of logs.
+			oe.Description = ""
+		}
 		if errors.As(err, &oe) && refusalCodes[oe.Code] {
 			return "", &refusedError{fmt.Errorf("%w: credential %q: %w", ErrRefused, x.o.Name, err)}
 		}

@@ -254,15 +254,20 @@ func TestExchangeRefusals(t *testing.T) {
 		{401, "invalid_client", false},
 		{400, "unauthorized_client", false},
 		{500, "", false},
+		{400, "invalid_grant echo", true}, // the description quotes the subject token
 	} {
 		t.Run(fmt.Sprint(tc.status, tc.code), func(t *testing.T) {
 			f := newExchange(t, nil)
 			body := "oops " + testSecret
-			if tc.code != "" {
+			ct := clientJWT(f.clock.Now().Add(time.Hour), "alice")
+			switch {
+			case strings.HasSuffix(tc.code, " echo"):
+				tc.code = strings.TrimSuffix(tc.code, " echo")
+				body = fmt.Sprintf(`{"error":%q,"error_description":"bad token %s"}`, tc.code, ct)
+			case tc.code != "":
 				body = fmt.Sprintf(`{"error":%q,"error_description":"no %s"}`, tc.code, testSecret)
 			}
 			f.ts.set(func(ts *tokenServer) { ts.status, ts.body = tc.status, body })
-			ct := clientJWT(f.clock.Now().Add(time.Hour), "alice")
 			tok, err := f.x.Token(context.Background(), ct)
 			if err == nil || tok != "" {
 				t.Fatalf("got %q, %v; want an error", tok, err)

@@ -31,3 +31,17 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTokenExp: tokenExp never panics, and a time it returns is one a
+// positive exp gives.
+func FuzzTokenExp(f *testing.F) {
+	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE3MDAwMDAwMDB9.c2ln")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add("a.eyJleHAiOjFlMzAwfQ.c")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if exp, ok := tokenExp(tok); ok && exp.Unix() < 0 {
+			t.Fatalf("got exp %v", exp)
+		}
+	})
+}

@@ -1,7 +1,10 @@
-// Package credentials obtains the tokens the gateway sends upstream for
-// itself (CONTRACT §3.8): today the OAuth 2.0 client-credentials grant
+// Package credentials obtains the tokens the gateway sends upstream
+// (CONTRACT §3.8): its own, with the OAuth 2.0 client-credentials grant
 // (RFC 6749 §4.4), cached behind an atomic pointer and refreshed ahead of
-// expiry by a background loop, so no request waits on a refresh.
+// expiry by a background loop, so no request waits on a refresh
+// (ClientCredentials); and one per client token, exchanged from the
+// client's verified token (RFC 8693) and cached per client token
+// (TokenExchange). Both share one token endpoint client (endpoint).
 package credentials
 
 import (

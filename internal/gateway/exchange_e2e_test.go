@@ -147,6 +147,24 @@ routes:
 		t.Errorf("refused exchanges sent %d requests upstream, want none", n-hits)
 	}
 
+	mresp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{
+		`authgate_credential_fetches_total{credential="drive",result="success"} 2`,
+		`authgate_credential_fetches_total{credential="drive",result="error"} 1`,
+		`authgate_credential_fetches_total{credential="broken",result="error"} 1`,
+	} {
+		if !strings.Contains(string(mb), want) {
+			t.Errorf("metrics: want %s", want)
+		}
+	}
+	if strings.Contains(string(mb), `authgate_credential_expiry_timestamp_seconds{credential="drive"}`) {
+		t.Error("metrics: an expiry gauge for a token exchange")
+	}
 	if !strings.Contains(logs.String(), "invalid_client") || !strings.Contains(logs.String(), "invalid_grant") {
 		t.Errorf("the log does not say why the exchanges failed: %s", logs.String())
 	}

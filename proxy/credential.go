@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,7 +25,9 @@ type Credential interface {
 	// nil error sends the request upstream without Authorization (a token
 	// exchange has nothing to exchange for an anonymous request). The
 	// error's text is logged, never sent to the client, and must hold no
-	// secret.
+	// secret nor the client token. An error with a Refused method reporting
+	// true in its chain refuses the client's token (403 insufficient_scope);
+	// any other is a 502 naming the credential.
 	Token(ctx context.Context, clientToken string) (string, error)
 	// Invalidate drops token after the upstream refused it (401), if it is
 	// still the cached one, so that the next Token fetches anew.
@@ -65,12 +68,33 @@ func (e *credentialError) Error() string {
 
 func (e *credentialError) Unwrap() error { return e.err }
 
-// credentialRefusal is the 502 for a token the route's Credential could not
-// supply: it names the credential, and only the cause (logged, redacted of
-// the client token) says why.
-func credentialRefusal(err *credentialError) *Refusal {
+// refused reports whether err is a Credential's verdict on the client's
+// token rather than a failure: a token exchange the token endpoint refused
+// for this subject or target (CONTRACT §3.8). The Credential marks such an
+// error with a Refused method reporting true, somewhere in its chain.
+func refused(err error) bool {
+	var r interface{ Refused() bool }
+	return errors.As(err, &r) && r.Refused()
+}
+
+// credentialRefusal is the response for a token the route's Credential
+// could not supply. A refusal of the client's token (refused) is 403
+// insufficient_scope, with the challenge of a policy denial (CONTRACT §3.6):
+// the client may not reach this upstream with this token. Anything else is
+// a 502 that names the credential; only the cause (logged, redacted of the
+// client token) says why. kind is the upstream error kind, "" for a 403.
+func (h *Handler) credentialRefusal(c *route, err *credentialError) (*Refusal, string) {
+	if refused(err) {
+		desc := fmt.Sprintf("the upstream credential %q was refused for this token", err.name)
+		scope := ""
+		if c != nil {
+			scope = c.scope
+		}
+		return &Refusal{Status: http.StatusForbidden, Code: "insufficient_scope", Description: desc, cause: err,
+			Challenge: challenge(h.realm, "error", "insufficient_scope", "scope", scope, "error_description", desc)}, ""
+	}
 	return &Refusal{Status: http.StatusBadGateway, Code: "bad_gateway",
-		Description: fmt.Sprintf("the upstream credential %q could not be obtained", err.name), cause: err}
+		Description: fmt.Sprintf("the upstream credential %q could not be obtained", err.name), cause: err}, "credentials"
 }
 
 // upstreamToken obtains the first upstream token of a request on a route
@@ -83,8 +107,9 @@ func (h *Handler) upstreamToken(ex *exchange, c *route, r *http.Request) (*http.
 		if r.Context().Err() != nil {
 			return nil, clientGone(err)
 		}
-		ex.upstreamErr = "credentials"
-		return nil, credentialRefusal(&credentialError{name: c.Credential.Name(), err: err})
+		e, kind := h.credentialRefusal(c, &credentialError{name: c.Credential.Name(), err: err})
+		ex.upstreamErr = kind
+		return nil, e
 	}
 	ex.upstream = &upstreamCred{token: tok}
 	if ex.upgrade == webSocket || r.ContentLength <= 0 || r.ContentLength > MaxReplayBody || len(r.TransferEncoding) > 0 {
@@ -121,7 +146,8 @@ type credentialTransport struct {
 // body buffered with GetBody; never a WebSocket handshake), it invalidates
 // that token, gets a new one and resends once; the second response, 401 or
 // not, is returned as is. A failure to get the new token is a
-// *credentialError (→ 502 bad_gateway, kind credentials).
+// *credentialError (→ 502 bad_gateway, kind credentials; 403 when the
+// Credential refused the client's token).
 func (t credentialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex := exchangeFrom(req.Context()) // always set: only Handler.forward calls the proxy
 	tok := ex.upstream.token

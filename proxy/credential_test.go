@@ -528,3 +528,95 @@ func TestCredentialTimeout(t *testing.T) {
 	}
 	checkNoOpenBodies(t, bt)
 }
+
+// refusedErr is a Credential error that refuses the client's token, as a
+// token exchange the token endpoint refused (invalid_grant) is.
+type refusedErr struct{}
+
+func (refusedErr) Error() string { return "token endpoint refused the request (400): invalid_grant" }
+func (refusedErr) Refused() bool { return true }
+
+func TestCredentialRefused(t *testing.T) {
+	up := newCredUpstream(t, refuseToken("tok-1"))
+	cred := &fakeCredential{name: "drive", err: func(call int) error {
+		if call == 1 {
+			return fmt.Errorf("credential %q: %w", "drive", refusedErr{})
+		}
+		if call == 3 { // the refetch after the upstream refused tok-1
+			return fmt.Errorf("credential %q: %w", "drive", refusedErr{})
+		}
+		return nil
+	}}
+	r := credRoute(t, up.URL, cred)
+	r.Scopes = []string{"files:read"}
+	g, _ := credGateway(t, r)
+	for i, tc := range []struct {
+		name     string
+		upstream int
+	}{
+		{"refused before forwarding", 0},
+		{"refused on the retry after a 401", 1},
+	} {
+		resp, body := send(t, g, "GET", "/billing/x", nil, "Authorization", "Bearer good", "X-Request-Id", fmt.Sprint("refused-", i))
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s: status: got %d, want 403: %s", tc.name, resp.StatusCode, body)
+		}
+		e := errorOf(t, resp, body)
+		if e.Error != "insufficient_scope" || !strings.Contains(e.Description, `"drive"`) {
+			t.Errorf("%s: body: got %+v, want insufficient_scope naming the credential", tc.name, e)
+		}
+		wa := resp.Header.Get("WWW-Authenticate")
+		if !strings.HasPrefix(wa, `Bearer realm=`) || !strings.Contains(wa, `error="insufficient_scope"`) || !strings.Contains(wa, `scope="files:read"`) {
+			t.Errorf("%s: WWW-Authenticate: got %q, want an insufficient_scope challenge naming the scope", tc.name, wa)
+		}
+		if n := len(up.seen()); n != tc.upstream {
+			t.Errorf("%s: upstream requests: got %d, want %d", tc.name, n, tc.upstream)
+		}
+		o := g.nthOutcome(t, i) // Observe may run after the client has its answer
+		if o.UpstreamError != "" || o.Status != http.StatusForbidden {
+			t.Errorf("%s: Outcome: got status %d, upstream error %q; want 403, none", tc.name, o.Status, o.UpstreamError)
+		}
+	}
+}
+
+// emptyCredential is a token exchange's answer to an anonymous request: no
+// token, no error.
+type emptyCredential struct{ fakeCredential }
+
+func (e *emptyCredential) Token(ctx context.Context, clientToken string) (string, error) {
+	if clientToken == "" {
+		return "", nil
+	}
+	return e.fakeCredential.Token(ctx, clientToken)
+}
+
+func TestCredentialAnonymousNoAuthorization(t *testing.T) {
+	up := newCredUpstream(t, func(string) bool { return false })
+	cred := &emptyCredential{fakeCredential{name: "drive"}}
+	g, _ := credGateway(t, credRoute(t, up.URL, cred))
+	resp, body := send(t, g, "GET", "/billing/x", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: got %d, want 200: %s", resp.StatusCode, body)
+	}
+	if got := up.auths(); !slices.Equal(got, []string{""}) {
+		t.Errorf("upstream Authorization: got %q, want none", got)
+	}
+}
+
+// nthOutcome waits for the i-th (0-based) Outcome and returns it.
+func (g *gateway) nthOutcome(t testing.TB, i int) Outcome {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g.mu.Lock()
+		if len(g.outcomes) > i {
+			defer g.mu.Unlock()
+			return g.outcomes[i]
+		}
+		g.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no outcome %d", i)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -185,11 +185,11 @@ var errUpstreamTimeout = errors.New("no response headers from the upstream withi
 
 // upstreamError maps a ReverseProxy failure to its response and the
 // metrics' upstream error kind.
-func upstreamError(err error) (*Refusal, string) {
+func (h *Handler) upstreamError(c *route, err error) (*Refusal, string) {
 	var ce *credentialError
 	if errors.As(err, &ce) {
 		// The token refetch for a retry (credentialTransport) failed.
-		return credentialRefusal(ce), "credentials"
+		return h.credentialRefusal(c, ce)
 	}
 	if errors.Is(err, errSwitchRefused) {
 		// The upstream answered, so it is neither unreachable nor slow:

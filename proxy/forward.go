@@ -204,7 +204,7 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		h.render(ex, clientGone(err))
 		return
 	}
-	e, kind := upstreamError(unwrapURLError(err))
+	e, kind := h.upstreamError(ex.route, unwrapURLError(err))
 	ex.upstreamErr = kind
 	h.render(ex, e)
 }

@@ -103,6 +103,14 @@ func fillDefaults(c *Config, loc *locator) {
 	}
 
 	for i := range c.Credentials {
+		if tx := c.Credentials[i].TokenExchange; tx != nil {
+			if tx.AuthMethod == "" {
+				tx.AuthMethod = credentials.AuthBasic
+			}
+			if tx.CacheSize == 0 && !loc.isSet(field.Index("credentials", i)+".token_exchange.cache_size") {
+				tx.CacheSize = credentials.DefaultCacheSize
+			}
+		}
 		cc := c.Credentials[i].ClientCredentials
 		if cc == nil {
 			continue

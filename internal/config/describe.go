@@ -178,19 +178,37 @@ func onOff(b bool) string {
 // user information are left out: an operator may have put a key there.
 func describeCredential(w io.Writer, cr Credential) {
 	fmt.Fprintf(w, "  %s\n", cr.Name)
-	cc := cr.ClientCredentials
-	if cc == nil {
-		fmt.Fprintln(w, "    grant       token exchange (not supported yet)")
+	if tx := cr.TokenExchange; tx != nil {
+		fmt.Fprintln(w, "    grant       token exchange (RFC 8693), per client token")
+		fmt.Fprintf(w, "    token url   %s\n", redactURL(tx.TokenURL))
+		fmt.Fprintf(w, "    client id   %s\n", tx.ClientID)
+		fmt.Fprintf(w, "    auth        %s\n", tx.AuthMethod)
+		fmt.Fprintf(w, "    audience    %s\n", orNone(tx.Audience))
+		fmt.Fprintf(w, "    resource    %s\n", list(tx.Resource, "none"))
+		fmt.Fprintf(w, "    scopes      %s\n", list(tx.Scopes, "none"))
+		fmt.Fprintf(w, "    cache size  %d\n", tx.CacheSize)
 		return
 	}
-	tokenURL := cc.TokenURL
-	if u, err := url.Parse(tokenURL); err == nil {
-		u.RawQuery, u.ForceQuery, u.Fragment, u.User = "", false, "", nil
-		tokenURL = u.String()
-	}
+	cc := cr.ClientCredentials
 	fmt.Fprintln(w, "    grant       client credentials")
-	fmt.Fprintf(w, "    token url   %s\n", tokenURL)
+	fmt.Fprintf(w, "    token url   %s\n", redactURL(cc.TokenURL))
 	fmt.Fprintf(w, "    client id   %s\n", cc.ClientID)
 	fmt.Fprintf(w, "    auth        %s\n", cc.AuthMethod)
 	fmt.Fprintf(w, "    scopes      %s\n", list(cc.Scopes, "none"))
+}
+
+// redactURL is u without its query, fragment and user information.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		u.RawQuery, u.ForceQuery, u.Fragment, u.User = "", false, "", nil
+		return u.String()
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

@@ -66,6 +66,29 @@ func (cr Credential) Options() credentials.Options {
 	}
 }
 
+// ExchangeOptions is the token_exchange credential as
+// credentials.NewTokenExchange takes it; the caller adds what is not
+// configuration (logger, clock, metrics hook). It must be called only on a
+// token_exchange credential. Its errors' paths are relative to the
+// credential (token_exchange.token_url).
+func (cr Credential) ExchangeOptions() credentials.ExchangeOptions {
+	tx := cr.TokenExchange
+	return credentials.ExchangeOptions{
+		Options: credentials.Options{
+			Name:       cr.Name,
+			TokenURL:   tx.TokenURL,
+			ClientID:   tx.ClientID,
+			SecretFile: tx.ClientSecretFile,
+			SecretEnv:  tx.ClientSecretEnv,
+			AuthMethod: tx.AuthMethod,
+			Scopes:     tx.Scopes,
+			Audience:   tx.Audience,
+			Resource:   tx.Resource,
+		},
+		CacheSize: tx.CacheSize,
+	}
+}
+
 // Rules is the route's policy as policy.New takes it.
 func (a Auth) Rules() policy.Rules {
 	return policy.Rules{Scopes: a.Scopes, AnyScopes: a.AnyScopes, Claims: a.Claims}

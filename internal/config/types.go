@@ -114,8 +114,7 @@ type CORS struct {
 }
 
 // Credential is a token the gateway obtains for itself (CONTRACT §3.8):
-// exactly one of ClientCredentials or TokenExchange. TokenExchange is
-// decoded so that check can refuse it as not supported yet.
+// exactly one of ClientCredentials or TokenExchange.
 type Credential struct {
 	Name              string             `yaml:"name"`
 	ClientCredentials *ClientCredentials `yaml:"client_credentials"`
@@ -136,18 +135,18 @@ type ClientCredentials struct {
 	RefreshBefore    time.Duration `yaml:"refresh_before"` // default 60s
 }
 
-// TokenExchange configures an RFC 8693 token exchange per client token.
-// It is not supported yet: check refuses it.
+// TokenExchange configures an RFC 8693 token exchange per client token;
+// credentials.ExchangeOptions says what each field means.
 type TokenExchange struct {
 	TokenURL         string   `yaml:"token_url"`
 	ClientID         string   `yaml:"client_id"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	ClientSecretEnv  string   `yaml:"client_secret_env"`
-	AuthMethod       string   `yaml:"auth_method"`
+	AuthMethod       string   `yaml:"auth_method"` // client_secret_basic | client_secret_post; default client_secret_basic
 	Audience         string   `yaml:"audience"`
-	Resource         []string `yaml:"resource"`
+	Resource         []string `yaml:"resource"` // RFC 8707, one parameter per entry
 	Scopes           []string `yaml:"scopes"`
-	CacheSize        int      `yaml:"cache_size"`
+	CacheSize        int      `yaml:"cache_size"` // default 10000
 }
 
 // Route is one routing rule; routes are tried in order.

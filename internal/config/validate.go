@@ -19,7 +19,7 @@ import (
 // the references to them; the defaults block, reported once where it is
 // written; rules that depend on what the file wrote rather than on the
 // value (an auth rule on a public route, a field set to the zero value its
-// constructor reads as unset); and features not supported yet.
+// constructor reads as unset).
 func (c *Config) check() error {
 	normalize(c)
 	p := &problems{loc: c.loc}
@@ -27,7 +27,6 @@ func (c *Config) check() error {
 	validateIssuers(c, p)
 	validateCredentials(c, p)
 	validateRoutes(c, p)
-	notSupportedYet(c, p)
 	shadowWarnings(c.Routes, p)
 	c.Warnings = renderWarnings(p.warnings)
 	return joinSorted(p.errs)
@@ -156,18 +155,12 @@ func validateCredentials(c *Config, p *problems) {
 				p.add(path, "must be positive")
 			}
 			p.addErr(cp, cr.Options().Validate())
-		}
-	}
-}
-
-// notSupportedYet refuses the sections this release decodes but does not
-// implement yet (token_exchange credentials). Remove each check when its
-// feature lands.
-func notSupportedYet(c *Config, p *problems) {
-	const msg = "not supported yet by this version of authgate"
-	for i, cr := range c.Credentials {
-		if cr.TokenExchange != nil {
-			p.add(field.Index("credentials", i)+".token_exchange", msg)
+		case cr.TokenExchange != nil:
+			if path := cp + ".token_exchange.cache_size"; cr.TokenExchange.CacheSize == 0 && p.loc.isSet(path) {
+				// credentials.NewTokenExchange reads 0 as its default.
+				p.add(path, "must be positive")
+			}
+			p.addErr(cp, cr.ExchangeOptions().Validate())
 		}
 	}
 }

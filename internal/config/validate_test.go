@@ -380,7 +380,8 @@ routes:
 			},
 		},
 		{
-			name: "token exchange not supported yet",
+			// credentials[0] is a valid token exchange: no error.
+			name: "token exchange fields and exactly one grant",
 			yaml: issuersBlock + `credentials:
   - name: drive
     token_exchange:
@@ -391,16 +392,30 @@ routes:
     client_credentials: { token_url: https://idp/token, client_id: x, client_secret_env: X }
     token_exchange: { token_url: https://idp/token }
   - name: neither
+  - name: bad
+    token_exchange:
+      token_url: ftp://idp/token
+      client_secret_env: "1X"
+      auth_method: private_key_jwt
+      scopes: ["a b"]
+      cache_size: 0
+  - name: negative
+    token_exchange: { token_url: https://idp/token, client_id: x, client_secret_file: /s, cache_size: -1 }
 routes:
   - name: a
     match: { path: /a }
     upstream: { url: http://api, credentials: drive }
 `,
 			want: []string{
-				"t.yaml:7: credentials[0].token_exchange: not supported yet by this version of authgate",
 				"t.yaml:11: credentials[1]: set exactly one of client_credentials or token_exchange",
-				"t.yaml:13: credentials[1].token_exchange: not supported yet by this version of authgate",
 				"t.yaml:14: credentials[2]: set exactly one of client_credentials or token_exchange",
+				"t.yaml:16: credentials[3].token_exchange.client_id: must not be empty",
+				"t.yaml:17: credentials[3].token_exchange.token_url: scheme must be http or https",
+				"t.yaml:18: credentials[3].token_exchange.client_secret_env: must be an environment variable name",
+				"t.yaml:19: credentials[3].token_exchange.auth_method: must be client_secret_basic or client_secret_post",
+				"t.yaml:20: credentials[3].token_exchange.scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
+				"t.yaml:21: credentials[3].token_exchange.cache_size: must be positive",
+				"t.yaml:23: credentials[4].token_exchange.cache_size: must not be negative",
 			},
 		},
 		{

@@ -2,11 +2,10 @@ package credentials
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -32,10 +31,7 @@ const (
 // Token serves the cached token without blocking while it is valid; Run
 // refreshes it ahead of expiry. It is safe for concurrent use.
 type ClientCredentials struct {
-	o      Options
-	secret string
-	digest [sha256.Size]byte
-	client *http.Client
+	*endpoint
 
 	cur     atomic.Pointer[token]
 	failure atomic.Pointer[failure]
@@ -64,33 +60,12 @@ func New(o Options) (*ClientCredentials, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	o = o.withDefaults()
-	secret, err := o.readSecret()
+	e, err := newEndpoint(o, ccPath)
 	if err != nil {
 		return nil, err
 	}
-	return &ClientCredentials{
-		o:      o,
-		secret: secret,
-		digest: sha256.Sum256([]byte(secret)),
-		client: &http.Client{
-			Timeout: o.Timeout, Transport: o.Transport,
-			// A redirect is answered as it is (an error naming its status):
-			// following a 307 or 308 would post client_secret to wherever
-			// it points.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		changed: make(chan struct{}, 1),
-	}, nil
+	return &ClientCredentials{endpoint: e, changed: make(chan struct{}, 1)}, nil
 }
-
-// Name is the configured credential name.
-func (c *ClientCredentials) Name() string { return c.o.Name }
-
-// SecretDigest is the SHA-256 of the secret New read: a reload compares it
-// to decide whether a source whose settings are unchanged must be rebuilt
-// because its secret changed. It reveals nothing usable about the secret.
-func (c *ClientCredentials) SecretDigest() [sha256.Size]byte { return c.digest }
 
 // Token returns the access token to send upstream for a request whose
 // verified client token is clientToken ("" when anonymous); a
@@ -206,7 +181,7 @@ func (c *ClientCredentials) Run(ctx context.Context) error {
 // fetch requests a token, stores it and reports it to the hooks.
 func (c *ClientCredentials) fetch(ctx context.Context) (*token, error) {
 	now := c.o.Now()
-	value, lifetime, err := c.request(ctx)
+	value, lifetime, err := c.request(ctx, url.Values{"grant_type": {"client_credentials"}}) // RFC 6749 §4.4.2
 	if c.o.Fetched != nil {
 		c.o.Fetched(err == nil)
 	}

@@ -17,7 +17,7 @@ func FuzzParseResponse(f *testing.F) {
 	f.Add(401, "application/json", []byte(`{"error":"invalid\u0000client"}`))
 	f.Add(500, "", []byte(testSecret))
 	f.Add(400, "", []byte(`{"error":"`+testSecret+`"}`))
-	c := &ClientCredentials{o: Options{Name: "b"}, secret: testSecret}
+	c := &endpoint{o: Options{Name: "b"}, secret: testSecret}
 	f.Fuzz(func(t *testing.T, status int, ctype string, body []byte) {
 		tok, life, err := c.parseResponse(status, ctype, body)
 		if err != nil {
@@ -28,6 +28,20 @@ func FuzzParseResponse(f *testing.F) {
 		}
 		if tok == "" || life < MinLifetime {
 			t.Fatalf("got token %q with lifetime %v", tok, life)
+		}
+	})
+}
+
+// FuzzTokenExp: tokenExp never panics, and a time it returns is one a
+// positive exp gives.
+func FuzzTokenExp(f *testing.F) {
+	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE3MDAwMDAwMDB9.c2ln")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add("a.eyJleHAiOjFlMzAwfQ.c")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if exp, ok := tokenExp(tok); ok && exp.Unix() < 0 {
+			t.Fatalf("got exp %v", exp)
 		}
 	})
 }

@@ -1,7 +1,10 @@
-// Package credentials obtains the tokens the gateway sends upstream for
-// itself (CONTRACT §3.8): today the OAuth 2.0 client-credentials grant
+// Package credentials obtains the tokens the gateway sends upstream
+// (CONTRACT §3.8): its own, with the OAuth 2.0 client-credentials grant
 // (RFC 6749 §4.4), cached behind an atomic pointer and refreshed ahead of
-// expiry by a background loop, so no request waits on a refresh.
+// expiry by a background loop, so no request waits on a refresh
+// (ClientCredentials); and one per client token, exchanged from the
+// client's verified token (RFC 8693) and cached per client token
+// (TokenExchange). Both share one token endpoint client (endpoint).
 package credentials
 
 import (
@@ -108,7 +111,10 @@ var ErrSecretUnavailable = errors.New("client secret unavailable")
 
 // Validate reports every configuration error of o, as field errors. It
 // does not read the secret: New does.
-func (o Options) Validate() error {
+func (o Options) Validate() error { return o.validate(ccPath) }
+
+// validate is Validate with the fields under path (the grant's block).
+func (o Options) validate(ccPath string) error {
 	var errs []error
 	add := func(name, format string, args ...any) {
 		errs = append(errs, field.Errorf(ccPath+"."+name, format, args...))
@@ -182,7 +188,7 @@ func (o Options) withDefaults() Options {
 
 // readSecret reads the client secret from the file or variable o names.
 // Its errors name the file or the variable, never the value.
-func (o Options) readSecret() (string, error) {
+func (o Options) readSecret(ccPath string) (string, error) {
 	if o.SecretFile != "" {
 		b, err := os.ReadFile(o.SecretFile)
 		if err != nil {

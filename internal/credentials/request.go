@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -17,11 +18,54 @@ import (
 // maxDescription bounds the error_description an error carries.
 const maxDescription = 200
 
-// request posts the client-credentials grant (RFC 6749 §4.4.2) and returns
-// the access token and its lifetime. Its errors never hold the secret, the
-// token URL's query nor the response body.
-func (c *ClientCredentials) request(ctx context.Context) (string, time.Duration, error) {
-	form := url.Values{"grant_type": {"client_credentials"}}
+// endpoint is a token endpoint with the gateway's client authentication:
+// the code both grants share (the form post, client authentication,
+// response parsing and secret handling).
+type endpoint struct {
+	o      Options
+	path   string // configuration path of the credential's grant block
+	secret string
+	digest [sha256.Size]byte
+	client *http.Client
+}
+
+// newEndpoint validates nothing: it fills o's defaults and reads the
+// secret; path names the grant block in errors (client_credentials).
+func newEndpoint(o Options, path string) (*endpoint, error) {
+	o = o.withDefaults()
+	secret, err := o.readSecret(path)
+	if err != nil {
+		return nil, err
+	}
+	return &endpoint{
+		o:      o,
+		path:   path,
+		secret: secret,
+		digest: sha256.Sum256([]byte(secret)),
+		client: &http.Client{
+			Timeout: o.Timeout, Transport: o.Transport,
+			// A redirect is answered as it is (an error naming its status):
+			// following a 307 or 308 would post client_secret to wherever
+			// it points.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}, nil
+}
+
+// Name is the configured credential name.
+func (c *endpoint) Name() string { return c.o.Name }
+
+// SecretDigest is the SHA-256 of the secret New read: a reload compares it
+// to decide whether a source whose settings are unchanged must be rebuilt
+// because its secret changed. It reveals nothing usable about the secret.
+func (c *endpoint) SecretDigest() [sha256.Size]byte { return c.digest }
+
+// request posts form (its grant_type and grant parameters) with the
+// configured scope, audience and resource parameters and the client
+// authentication, and returns the access token and its lifetime. Its
+// errors never hold the secret, the token URL's query nor the response
+// body; a refusal is an *OAuthError.
+func (c *endpoint) request(ctx context.Context, form url.Values) (string, time.Duration, error) {
 	if len(c.o.Scopes) > 0 {
 		form.Set("scope", strings.Join(c.o.Scopes, " "))
 	}
@@ -71,7 +115,7 @@ func (c *ClientCredentials) request(ctx context.Context) (string, time.Duration,
 // parseResponse reads a token endpoint's answer: a successful response
 // (RFC 6749 §5.1) gives the access token and its lifetime, anything else
 // an error (see oauthError).
-func (c *ClientCredentials) parseResponse(status int, contentType string, body []byte) (string, time.Duration, error) {
+func (c *endpoint) parseResponse(status int, contentType string, body []byte) (string, time.Duration, error) {
 	if status != http.StatusOK {
 		return "", 0, c.oauthError(status, body)
 	}
@@ -117,7 +161,7 @@ func lifetime(n json.Number) time.Duration {
 // most maxDescription bytes of error_description, unless that echoes the
 // secret; any other answer by its status alone, since a body could echo
 // the request.
-func (c *ClientCredentials) oauthError(status int, body []byte) error {
+func (c *endpoint) oauthError(status int, body []byte) error {
 	var er struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
@@ -126,11 +170,28 @@ func (c *ClientCredentials) oauthError(status int, body []byte) error {
 		strings.Contains(er.Error, c.secret) {
 		return fmt.Errorf("token endpoint answered %d", status)
 	}
-	msg := fmt.Sprintf("token endpoint refused the request (%d): %s", status, er.Error)
+	oe := &OAuthError{Status: status, Code: er.Error}
 	if d := printable(er.Description, maxDescription); d != "" && !strings.Contains(er.Description, c.secret) {
-		msg += ": " + d
+		oe.Description = d
 	}
-	return errors.New(msg)
+	return oe
+}
+
+// OAuthError is a token endpoint's refusal (RFC 6749 §5.2): its status,
+// error code and at most maxDescription printable bytes of its
+// error_description (empty when it would echo the secret).
+type OAuthError struct {
+	Status      int
+	Code        string
+	Description string
+}
+
+func (e *OAuthError) Error() string {
+	msg := fmt.Sprintf("token endpoint refused the request (%d): %s", e.Status, e.Code)
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
 }
 
 // isErrorCode reports whether s has the syntax of an RFC 6749 §5.2 error

@@ -72,4 +72,5 @@ func reuse[K comparable, R Runner](rt, prev *Runtime, what string, key K, build 
 var (
 	_ Runner = (*jwks.Cache)(nil)
 	_ Runner = (*credentials.ClientCredentials)(nil)
+	_ Runner = (*credentials.TokenExchange)(nil)
 )

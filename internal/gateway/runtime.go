@@ -52,7 +52,7 @@ type Runtime struct {
 	metrics *metrics.Routes
 	// credentials are the upstream token sources by credential name, each
 	// also a job; a route's proxy.Route.Credential is one of them.
-	credentials map[string]*credentials.ClientCredentials
+	credentials map[string]proxy.Credential
 }
 
 // Build compiles cfg with the process's deps. What prev (which may be nil)
@@ -67,7 +67,7 @@ type Runtime struct {
 // routes[2].upstream.url: scheme must be http or https".
 func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	deps = deps.withDefaults()
-	rt := &Runtime{Config: cfg, auth: map[string]*auth.Authenticator{}, credentials: map[string]*credentials.ClientCredentials{}}
+	rt := &Runtime{Config: cfg, auth: map[string]*auth.Authenticator{}, credentials: map[string]proxy.Credential{}}
 	byName := make(map[string]*issuer, len(cfg.Issuers))
 	for i, ic := range cfg.Issuers {
 		is, err := buildIssuer(rt, prev, ic, deps)
@@ -174,11 +174,9 @@ type credentialSource struct {
 // reuse's rule, the one prev runs if its credentialSource is the same.
 // Building reads the secret and starts nothing, so the source built to
 // learn the digest is simply dropped when an equal one is reused.
-func buildCredential(rt, prev *Runtime, cr config.Credential, deps Deps) (*credentials.ClientCredentials, error) {
-	if cr.ClientCredentials == nil {
-		// config.Load refuses token_exchange; a Config made otherwise
-		// gets the same answer.
-		return nil, field.Errorf("token_exchange", "not supported yet by this version of authgate")
+func buildCredential(rt, prev *Runtime, cr config.Credential, deps Deps) (proxy.Credential, error) {
+	if cr.TokenExchange != nil {
+		return buildExchange(rt, prev, cr, deps)
 	}
 	o := cr.Options()
 	o.Logger, o.Now = deps.Logger.With("credential", cr.Name), deps.Now
@@ -201,6 +199,45 @@ func buildCredential(rt, prev *Runtime, cr config.Credential, deps Deps) (*crede
 		refreshBefore: o.RefreshBefore, secretDigest: fresh.SecretDigest(),
 	}
 	return reuse(rt, prev, "credential refresh", key, func() (*credentials.ClientCredentials, error) {
+		return fresh, nil
+	})
+}
+
+// exchangeSource is the reuse key of a token exchange: as credentialSource,
+// every setting, the secret's source and the digest of the secret read now.
+// A reused exchange keeps its cache of exchanged tokens.
+type exchangeSource struct {
+	name, tokenURL, clientID string
+	secretFile, secretEnv    string
+	authMethod, audience     string
+	scopes, resource         string // NUL-joined
+	cacheSize                int
+	secretDigest             [sha256.Size]byte
+}
+
+// buildExchange builds a token_exchange credential by buildCredential's
+// rule. Its Run does nothing: it is a job only so that reuse applies.
+func buildExchange(rt, prev *Runtime, cr config.Credential, deps Deps) (*credentials.TokenExchange, error) {
+	o := cr.ExchangeOptions()
+	o.Logger, o.Now = deps.Logger.With("credential", cr.Name), deps.Now
+	if deps.Metrics != nil {
+		// Exchanges count as fetches; the expiry gauge is for
+		// client-credentials tokens only (CONTRACT §3.8).
+		m := deps.Metrics
+		o.Fetched = func(ok bool) { m.CredentialFetched(cr.Name, ok) }
+	}
+	fresh, err := credentials.NewTokenExchange(o)
+	if err != nil {
+		return nil, err
+	}
+	key := exchangeSource{
+		name: o.Name, tokenURL: o.TokenURL, clientID: o.ClientID,
+		secretFile: o.SecretFile, secretEnv: o.SecretEnv,
+		authMethod: o.AuthMethod, audience: o.Audience,
+		scopes: strings.Join(o.Scopes, "\x00"), resource: strings.Join(o.Resource, "\x00"),
+		cacheSize: o.CacheSize, secretDigest: fresh.SecretDigest(),
+	}
+	return reuse(rt, prev, "token exchange", key, func() (*credentials.TokenExchange, error) {
 		return fresh, nil
 	})
 }
@@ -293,4 +330,7 @@ func (rt *Runtime) notReady() []string {
 	return out
 }
 
-var _ proxy.Credential = (*credentials.ClientCredentials)(nil)
+var (
+	_ proxy.Credential = (*credentials.ClientCredentials)(nil)
+	_ proxy.Credential = (*credentials.TokenExchange)(nil)
+)

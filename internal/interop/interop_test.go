@@ -585,9 +585,6 @@ routes:
 `, p.Issuer, apiAudience, up.URL, secretFile, driveAudience))
 	out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput()
 	if err != nil {
-		if strings.Contains(string(out), "not supported yet") {
-			t.Skipf("authgate check refuses token_exchange credentials (not supported yet); this case runs once token exchange is merged:\n%s", out)
-		}
 		t.Fatalf("authgate check: %v\n%s", err, out)
 	}
 	gp := testkit.Start(t, bin, nil, "serve", "-config", cfg)

@@ -33,8 +33,8 @@
 //     tampered subject token gets invalid_grant, a refused audience
 //     invalid_target.
 //   - TestInterop/exchange: RFC 8693 token exchange through a token_exchange
-//     credential; skipped while `authgate check` refuses token_exchange as
-//     not supported yet.
+//     credential: the upstream gets the exchanged token for its audience,
+//     cached per client token, and a refused audience is a 403.
 //
 // oidc-provider 9 declares no engines field; at run time it warns
 // "Unsupported runtime. Use Node.js v22.x LTS" on Node 20. The warning is

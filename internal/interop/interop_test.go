@@ -52,6 +52,9 @@ func startProvider(t *testing.T) *provider {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node not found in PATH; the interop tests need Node.js 20+ (.ci/interop installs it)")
+		}
 		t.Skip("node not found in PATH; the interop tests need Node.js 20+")
 	}
 	dir := providerDir(t)

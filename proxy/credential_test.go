@@ -195,29 +195,6 @@ func credRoute(t testing.TB, up string, cred Credential) Route {
 		Auth: fixtureAuth(t), Credential: cred}
 }
 
-// send makes one request through the gateway with the given body (nil: none;
-// a reader that is not a *bytes.Reader or *strings.Reader goes chunked).
-func send(t testing.TB, g *gateway, method, target string, body io.Reader, hdr ...string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, g.URL+target, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	resp, err := g.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
-}
-
 // checkNoOpenBodies fails if an upstream response body is still open once
 // the gateway has answered (the first 401 of a retry must be closed).
 func checkNoOpenBodies(t testing.TB, bt *bodyTracker) {
@@ -349,7 +326,7 @@ func TestCredentialRequestBodies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			up := newCredUpstream(t, refuseToken("tok-1"))
 			g, bt := credGateway(t, credRoute(t, up.URL, &fakeCredential{name: "billing"}))
-			resp, body := send(t, g, "POST", "/billing/pay", c.body(), "Content-Type", "application/json")
+			resp, body := g.doBody(t, "POST", "/billing/pay", c.body(), "Content-Type", "application/json")
 			if resp.StatusCode != c.status {
 				t.Fatalf("status: got %d, want %d: %.100s", resp.StatusCode, c.status, body)
 			}
@@ -378,7 +355,7 @@ func TestCredentialTokenError(t *testing.T) {
 		return errors.New("exchange of good failed: invalid_client")
 	}}
 	g, _ := credGateway(t, credRoute(t, up.URL, cred))
-	resp, body := send(t, g, "POST", "/billing/pay", strings.NewReader(`{"a":1}`),
+	resp, body := g.doBody(t, "POST", "/billing/pay", strings.NewReader(`{"a":1}`),
 		"Authorization", "Bearer good", "X-Request-Id", "cred-err")
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("status: got %d, want 502: %s", resp.StatusCode, body)
@@ -557,7 +534,7 @@ func TestCredentialRefused(t *testing.T) {
 		{"refused before forwarding", 0},
 		{"refused on the retry after a 401", 1},
 	} {
-		resp, body := send(t, g, "GET", "/billing/x", nil, "Authorization", "Bearer good", "X-Request-Id", fmt.Sprint("refused-", i))
+		resp, body := g.doBody(t, "GET", "/billing/x", nil, "Authorization", "Bearer good", "X-Request-Id", fmt.Sprint("refused-", i))
 		if resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("%s: status: got %d, want 403: %s", tc.name, resp.StatusCode, body)
 		}
@@ -594,7 +571,7 @@ func TestCredentialAnonymousNoAuthorization(t *testing.T) {
 	up := newCredUpstream(t, func(string) bool { return false })
 	cred := &emptyCredential{fakeCredential{name: "drive"}}
 	g, _ := credGateway(t, credRoute(t, up.URL, cred))
-	resp, body := send(t, g, "GET", "/billing/x", nil)
+	resp, body := g.doBody(t, "GET", "/billing/x", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status: got %d, want 200: %s", resp.StatusCode, body)
 	}

@@ -203,7 +203,13 @@ func newGateway(t testing.TB, routes ...Route) *gateway {
 // a key may repeat.
 func (g *gateway) do(t testing.TB, method, target string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, g.URL+target, nil)
+	return g.doBody(t, method, target, nil, hdr...)
+}
+
+// doBody is do with a request body.
+func (g *gateway) doBody(t testing.TB, method, target string, body io.Reader, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, g.URL+target, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,11 +225,11 @@ func (g *gateway) do(t testing.TB, method, target string, hdr ...string) (*http.
 		t.Fatalf("%s %s: %v", method, target, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, body
+	return resp, got
 }
 
 // raw sends a request exactly as written (so nothing cleans its path) and

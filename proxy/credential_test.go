@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/internal/testkit"
 	"github.com/authgate/authgate/policy"
 )
 
@@ -167,27 +165,7 @@ func credGateway(t testing.TB, routes ...Route) (*gateway, *bodyTracker) {
 	base := NewTransport()
 	t.Cleanup(base.CloseIdleConnections)
 	bt := &bodyTracker{next: base}
-	g := &gateway{log: &testkit.LogBuffer{}}
-	h, err := New(Options{
-		Routes: routes, Transport: bt, AccessLog: true,
-		Logger: slog.New(slog.NewJSONHandler(g.log, nil)),
-		Observe: func(o Outcome) {
-			g.mu.Lock()
-			defer g.mu.Unlock()
-			g.outcomes = append(g.outcomes, o)
-		},
-	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	g.h = h
-	g.Server = httptest.NewServer(h)
-	g.Client().Timeout = 10 * time.Second
-	t.Cleanup(func() {
-		g.Close()
-		h.Close()
-	})
-	return g, bt
+	return newGatewayOpts(t, Options{Routes: routes, Transport: bt}), bt
 }
 
 func credRoute(t testing.TB, up string, cred Credential) Route {

@@ -175,17 +175,22 @@ type gateway struct {
 
 func newGateway(t testing.TB, routes ...Route) *gateway {
 	t.Helper()
+	return newGatewayOpts(t, Options{Routes: routes})
+}
+
+// newGatewayOpts is newGateway with options of the test's own (a
+// transport, say); the logger, access log and Observe are the gateway's.
+func newGatewayOpts(t testing.TB, o Options) *gateway {
+	t.Helper()
 	g := &gateway{log: &testkit.LogBuffer{}}
-	h, err := New(Options{
-		Routes:    routes,
-		Logger:    slog.New(slog.NewJSONHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		AccessLog: true,
-		Observe: func(o Outcome) {
-			g.mu.Lock()
-			defer g.mu.Unlock()
-			g.outcomes = append(g.outcomes, o)
-		},
-	})
+	o.Logger = slog.New(slog.NewJSONHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.AccessLog = true
+	o.Observe = func(out Outcome) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.outcomes = append(g.outcomes, out)
+	}
+	h, err := New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/authgate/authgate/internal/envvar"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/authgate/authgate/internal/field"
@@ -165,7 +167,7 @@ func expand(s string, env Env) (string, error) {
 				return "", errors.New(`unterminated "${" (write "$$" for a literal "$")`)
 			}
 			name := s[i+2 : i+2+end]
-			if !isVarName(name) {
+			if !envvar.ValidName(name) {
 				return "", errors.New("invalid environment variable name " + strconv.Quote(name) + " in ${...}")
 			}
 			v, ok := env(name)
@@ -179,19 +181,4 @@ func expand(s string, env Env) (string, error) {
 		}
 	}
 	return b.String(), nil
-}
-
-// isVarName reports whether s is a portable environment variable name
-// (POSIX: letters, digits and underscores, not starting with a digit).
-func isVarName(s string) bool {
-	if s == "" || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }

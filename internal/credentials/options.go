@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/authgate/authgate/internal/envvar"
+
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -130,7 +132,7 @@ func (o Options) validate(ccPath string) error {
 	if (o.SecretFile == "") == (o.SecretEnv == "") {
 		errs = append(errs, field.Errorf(ccPath, "set exactly one of client_secret_file or client_secret_env"))
 	}
-	if o.SecretEnv != "" && !isVarName(o.SecretEnv) {
+	if o.SecretEnv != "" && !envvar.ValidName(o.SecretEnv) {
 		add("client_secret_env", "must be an environment variable name")
 	}
 	switch o.AuthMethod {
@@ -207,17 +209,4 @@ func (o Options) readSecret(ccPath string) (string, error) {
 		return "", &field.Error{Path: ccPath + ".client_secret_env", Err: fmt.Errorf("%w: environment variable %s is unset or empty", ErrSecretUnavailable, o.SecretEnv)}
 	}
 	return s, nil
-}
-
-func isVarName(s string) bool {
-	if s == "" || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }

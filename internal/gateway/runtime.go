@@ -162,12 +162,30 @@ func buildIssuer(rt, prev *Runtime, ic config.Issuer, deps Deps) (*issuer, error
 // a new source, which fetches with the new secret; an unchanged secret
 // keeps the source and its cached token.
 type credentialSource struct {
+	endpointSource
+	refreshBefore time.Duration
+}
+
+// endpointSource is what both kinds of credential are keyed by: every
+// token-endpoint setting, the secret's source and the digest of the secret
+// read now. Each kind wraps it in a key type of its own, so keys of
+// different kinds never match.
+type endpointSource struct {
 	name, tokenURL, clientID string
 	secretFile, secretEnv    string
 	authMethod, audience     string
 	scopes, resource         string // NUL-joined
-	refreshBefore            time.Duration
 	secretDigest             [sha256.Size]byte
+}
+
+func newEndpointSource(name, tokenURL, clientID, secretFile, secretEnv, authMethod, audience string, scopes, resource []string, digest [sha256.Size]byte) endpointSource {
+	return endpointSource{
+		name: name, tokenURL: tokenURL, clientID: clientID,
+		secretFile: secretFile, secretEnv: secretEnv,
+		authMethod: authMethod, audience: audience,
+		scopes: strings.Join(scopes, "\x00"), resource: strings.Join(resource, "\x00"),
+		secretDigest: digest,
+	}
 }
 
 // buildCredential builds the credential's token source and reuses, by
@@ -192,11 +210,9 @@ func buildCredential(rt, prev *Runtime, cr config.Credential, deps Deps) (proxy.
 		return nil, err
 	}
 	key := credentialSource{
-		name: o.Name, tokenURL: o.TokenURL, clientID: o.ClientID,
-		secretFile: o.SecretFile, secretEnv: o.SecretEnv,
-		authMethod: o.AuthMethod, audience: o.Audience,
-		scopes: strings.Join(o.Scopes, "\x00"), resource: strings.Join(o.Resource, "\x00"),
-		refreshBefore: o.RefreshBefore, secretDigest: fresh.SecretDigest(),
+		endpointSource: newEndpointSource(o.Name, o.TokenURL, o.ClientID, o.SecretFile, o.SecretEnv,
+			o.AuthMethod, o.Audience, o.Scopes, o.Resource, fresh.SecretDigest()),
+		refreshBefore: o.RefreshBefore,
 	}
 	return reuse(rt, prev, "credential refresh", key, func() (*credentials.ClientCredentials, error) {
 		return fresh, nil
@@ -207,12 +223,8 @@ func buildCredential(rt, prev *Runtime, cr config.Credential, deps Deps) (proxy.
 // every setting, the secret's source and the digest of the secret read now.
 // A reused exchange keeps its cache of exchanged tokens.
 type exchangeSource struct {
-	name, tokenURL, clientID string
-	secretFile, secretEnv    string
-	authMethod, audience     string
-	scopes, resource         string // NUL-joined
-	cacheSize                int
-	secretDigest             [sha256.Size]byte
+	endpointSource
+	cacheSize int
 }
 
 // buildExchange builds a token_exchange credential by buildCredential's
@@ -231,11 +243,9 @@ func buildExchange(rt, prev *Runtime, cr config.Credential, deps Deps) (*credent
 		return nil, err
 	}
 	key := exchangeSource{
-		name: o.Name, tokenURL: o.TokenURL, clientID: o.ClientID,
-		secretFile: o.SecretFile, secretEnv: o.SecretEnv,
-		authMethod: o.AuthMethod, audience: o.Audience,
-		scopes: strings.Join(o.Scopes, "\x00"), resource: strings.Join(o.Resource, "\x00"),
-		cacheSize: o.CacheSize, secretDigest: fresh.SecretDigest(),
+		endpointSource: newEndpointSource(o.Name, o.TokenURL, o.ClientID, o.SecretFile, o.SecretEnv,
+			o.AuthMethod, o.Audience, o.Scopes, o.Resource, fresh.SecretDigest()),
+		cacheSize: o.CacheSize,
 	}
 	return reuse(rt, prev, "token exchange", key, func() (*credentials.TokenExchange, error) {
 		return fresh, nil

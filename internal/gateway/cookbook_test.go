@@ -16,9 +16,9 @@ import (
 	"github.com/authgate/authgate/internal/testkit"
 )
 
-// cookbookCase is one provider snippet of the README's policy cookbook
-// (testdata/cookbook/<file>) with a token that passes it and one that does
-// not, shaped like that provider's access tokens.
+// cookbookCase is one provider snippet of the policy cookbook in
+// docs/policy-cookbook.md (testdata/cookbook/<file>) with a token that
+// passes it and one that does not, shaped like that provider's access tokens.
 type cookbookCase struct {
 	file    string
 	issVar  string // the snippet's issuer variable
@@ -107,26 +107,26 @@ var cookbookCases = []cookbookCase{
 	},
 }
 
-// TestCookbookInREADME keeps the README's policy cookbook and the tested
-// snippets identical: each testdata/cookbook file must appear verbatim in
-// README.md as a ```yaml block.
-func TestCookbookInREADME(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// TestCookbookInDocs keeps the policy cookbook and the tested snippets
+// identical: each testdata/cookbook file must appear verbatim in
+// docs/policy-cookbook.md as a ```yaml block.
+func TestCookbookInDocs(t *testing.T) {
+	cookbook, err := os.ReadFile("../../docs/policy-cookbook.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range cookbookCases {
 		t.Run(tc.file, func(t *testing.T) {
 			snippet := readSnippet(t, tc.file)
-			if !bytes.Contains(readme, []byte("```yaml\n"+snippet+"```\n")) {
-				t.Errorf("README.md does not contain testdata/cookbook/%s verbatim in a ```yaml block", tc.file)
+			if !bytes.Contains(cookbook, []byte("```yaml\n"+snippet+"```\n")) {
+				t.Errorf("docs/policy-cookbook.md does not contain testdata/cookbook/%s verbatim in a ```yaml block", tc.file)
 			}
 		})
 	}
 }
 
 // TestCookbook loads each snippet as it is written (the issuer and upstream
-// come from the environment, as the README shows), serves it in front of a
+// come from the environment, as the cookbook shows), serves it in front of a
 // real issuer and echo upstream, and sends one token that the snippet lets
 // through and one it refuses.
 func TestCookbook(t *testing.T) {

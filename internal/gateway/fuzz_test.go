@@ -17,7 +17,7 @@ import (
 // that Load does not reach: `authgate check` would pass a file that serve
 // then refuses, or report its problem without a line. Seeded with
 // config's FuzzParse inputs (its testdata, the example configuration and
-// its inline seeds) and the README cookbook's configurations.
+// its inline seeds) and the policy cookbook's configurations.
 func FuzzBuildAcceptsParsed(f *testing.F) {
 	var seeds []string
 	for _, pattern := range []string{"../config/testdata/*.yaml", "testdata/cookbook/*.yaml"} {

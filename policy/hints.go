@@ -78,6 +78,38 @@ func ScopeHint(missing []string, claims map[string]any, scopeClaims []string) st
 	}
 	b.WriteString(")")
 
+	holders := ScopeHolders(missing, claims, scopeClaims)
+	for _, h := range holders {
+		b.WriteString("; " + h.Claim + " holds " + strings.Join(h.Scopes, " "))
+	}
+	if len(holders) > 0 {
+		names := make([]string, len(holders))
+		for i, h := range holders {
+			names[i] = h.Claim
+		}
+		b.WriteString(": set scope_claims: [" + strings.Join(names, ", ") + "]")
+	}
+	return b.String()
+}
+
+// Holder is a claim outside scope_claims that holds missing scopes.
+type Holder struct {
+	// Claim is the claim's name, bare when it is a plain word, else quoted;
+	// cut to 64 bytes.
+	Claim string
+	// Scopes are the missing scopes it holds, in the order of missing.
+	Scopes []string
+}
+
+// ScopeHolders returns the top-level claims of the token, other than
+// scopeClaims, that hold scopes of missing when read as a scope claim (a
+// space-separated string or an array of strings): at most maxHintHolders,
+// by name. It examines at most maxHintClaims claims and maxHintElements
+// elements of each.
+func ScopeHolders(missing []string, claims map[string]any, scopeClaims []string) []Holder {
+	if len(missing) == 0 {
+		return nil
+	}
 	keys := make([]string, 0, min(len(claims), maxHintClaims))
 	for k := range claims {
 		if len(keys) == maxHintClaims {
@@ -88,22 +120,15 @@ func ScopeHint(missing []string, claims map[string]any, scopeClaims []string) st
 		}
 	}
 	slices.Sort(keys) // deterministic output: map order is random
-	var holders []string
+	var out []Holder
 	for _, k := range keys {
-		held := holds(claims[k], missing)
-		if len(held) == 0 {
-			continue
-		}
-		name := claimName(k)
-		b.WriteString("; " + name + " holds " + strings.Join(held, " "))
-		if holders = append(holders, name); len(holders) == maxHintHolders {
-			break
+		if held := holds(claims[k], missing); len(held) > 0 {
+			if out = append(out, Holder{Claim: claimName(k), Scopes: held}); len(out) == maxHintHolders {
+				break
+			}
 		}
 	}
-	if len(holders) > 0 {
-		b.WriteString(": set scope_claims: [" + strings.Join(holders, ", ") + "]")
-	}
-	return b.String()
+	return out
 }
 
 // holds returns the scopes of missing that claim v grants when read as a

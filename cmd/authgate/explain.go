@@ -261,6 +261,9 @@ func renderText(w io.Writer, rep *gateway.Report, colour bool) {
 	case v.DecidedBy != "":
 		fmt.Fprintf(w, "  decided by %s\n", v.DecidedBy)
 	}
+	if v.Fix != "" {
+		fmt.Fprintf(w, "%s  fix: %s%s\n", p.bold, printable(v.Fix), p.reset)
+	}
 }
 
 // writeJSON pretty-prints decoded token JSON, indented under a heading.

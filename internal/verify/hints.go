@@ -36,28 +36,43 @@ func quoteCut(s string) string {
 
 // untrustedIssuer words the untrusted_issuer detail for a present iss: the
 // iss itself, quoted, and when it differs from one of the route's issuers
-// only by a trailing slash, the scheme or case, that issuer and the fix.
-// The exact-match rule stays as it is: this only explains a refusal.
+// only by a trailing slash, the scheme or case, that issuer and the fix
+// (IssuerNearMiss). The exact-match rule stays as it is: this only explains
+// a refusal.
 func (v *Verifier) untrustedIssuer(claim any) string {
 	iss, ok := claim.(string)
 	if !ok {
 		return "iss is not a string"
 	}
-	if len(iss) <= maxQuoted+len("https://")+1 { // a near miss is about as long as a configured issuer
-		// The least configured URL that is a near miss, so that the
-		// message does not change with map order.
-		best, how := "", ""
-		for configured := range v.byIss {
-			if h := nearMiss(iss, configured); h != "" && (how == "" || configured < best) {
-				best, how = configured, h
-			}
-		}
-		if how != "" {
-			return "iss " + quoteCut(iss) + " differs from issuer " + strconv.Quote(best) +
-				" of issuer " + v.byIss[best].opts.Name + " only by " + how + ": write issuer: " + plainOrQuoted(iss)
-		}
+	if h := v.IssuerNearMiss(iss); h != "" {
+		return h
 	}
 	return "iss " + quoteCut(iss) + " is not one of the route's issuers"
+}
+
+// IssuerNearMiss says, when iss differs from the issuer URL of one of the
+// route's issuers only by a trailing slash, the http/https scheme or letter
+// case, how, and what to write instead:
+//
+//	iss "https://x.kinde.com" differs from issuer "https://x.kinde.com/" of issuer kinde only by a trailing slash: write issuer: https://x.kinde.com
+//
+// It is "" for any other iss. Several near misses: the least URL wins, so
+// the text does not depend on map order.
+func (v *Verifier) IssuerNearMiss(iss string) string {
+	if len(iss) > maxQuoted {
+		return "" // a near miss is as long as a configured issuer, give or take a few bytes
+	}
+	best, how := "", ""
+	for configured := range v.byIss {
+		if h := nearMiss(iss, configured); h != "" && (how == "" || configured < best) {
+			best, how = configured, h
+		}
+	}
+	if how == "" {
+		return ""
+	}
+	return "iss " + quoteCut(iss) + " differs from issuer " + strconv.Quote(best) +
+		" of issuer " + v.byIss[best].opts.Name + " only by " + how + ": write issuer: " + plainOrQuoted(iss)
 }
 
 // nearMiss says how iss differs from configured when it differs only by a

@@ -276,11 +276,11 @@ func TestExplainSteps(t *testing.T) {
 		{"not yet valid", "api", env.demoToken(t, with(map[string]any{"nbf": time.Now().Add(10 * time.Minute).Unix()}), time.Hour), 1, []string{
 			"✔ 6 exp", "✘ 6 nbf             not valid for another ",
 			"→ 401 invalid_token: the token is not valid yet", "reason: not_yet_valid",
-			"fix: the issuer's clock is ahead of the gateway's: nbf is 9m", "beyond clock_skew 30s; sync both clocks (NTP), or raise issuer demo's clock_skew",
+			"fix: the issuer's clock is ahead of the gateway's: nbf is ", "after the gateway's now, beyond clock_skew 30s; sync both clocks (NTP), or raise issuer demo's clock_skew",
 		}},
 		{"issued in the future", "api", env.demoToken(t, with(map[string]any{"iat": time.Now().Add(2 * time.Hour).Unix()}), 3*time.Hour), 1, []string{
 			"✘ 6 iat             issued ", "reason: not_yet_valid (decided by iat)",
-			"fix: the issuer's clock is ahead of the gateway's: iat is 1h59m", "beyond clock_skew 30s",
+			"fix: the issuer's clock is ahead of the gateway's: iat is ", "after the gateway's now, beyond clock_skew 30s",
 		}},
 		{"bad audience", "api", env.demoToken(t, with(map[string]any{"aud": "other-api"}), time.Hour), 1, []string{
 			"✘ 6 aud", `aud ["other-api"] holds none of the issuer's audiences (explain-api)`,
@@ -582,5 +582,68 @@ func assertInOrder(t *testing.T, out string, want []string) {
 			t.Fatalf("output lacks %q (in order)\n%s", w, out)
 		}
 		rest = rest[i+len(w):]
+	}
+}
+
+// TestBinaryDemoExplain: the explain commands `authgate demo` prints work
+// while it runs, through the real binary: the reader token passes on /api
+// (exit 0), the expired one is refused with its fix (exit 1).
+func TestBinaryDemoExplain(t *testing.T) {
+	bin := testkit.Binary(t)
+	p := testkit.Start(t, bin, nil, "demo", "-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0")
+	deadline := time.Now().Add(20 * time.Second)
+	var intro string
+	for time.Now().Before(deadline) {
+		if intro = p.Stdout.String(); strings.Contains(intro, "Press Ctrl-C to stop.") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(intro, "Press Ctrl-C to stop.") {
+		t.Fatalf("demo printed no intro within 20s:\n%s", intro)
+	}
+	if !regexp.MustCompile(`(?m)^# READER token \(scope read\), valid for 1h, until \d\d:\d\d UTC: `).MatchString(intro) ||
+		!regexp.MustCompile(`(?m)^# EXPIRED token \(scope read\), expired 5m ago, at \d\d:\d\d UTC: `).MatchString(intro) {
+		t.Errorf("intro lacks the tokens' lifetimes:\n%s", intro)
+	}
+	tokens := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(\w+)_TOKEN=(\S+)$`).FindAllStringSubmatch(intro, -1) {
+		tokens[m[1]] = m[2]
+	}
+	cmds := map[string][]string{}
+	for _, m := range regexp.MustCompile(`(?m)^authgate explain -config (\S+) -route (\w+) "\$(\w+)_TOKEN"$`).FindAllStringSubmatch(intro, -1) {
+		cmds[m[3]] = []string{"explain", "-config", m[1], "-route", m[2], tokens[m[3]]}
+	}
+	for _, tc := range []struct {
+		name string
+		code int
+		want string
+	}{
+		{"READER", 0, "→ the gateway would answer 200"},
+		{"EXPIRED", 1, "fix: the client must refresh the token (or get a new one): it expired 5m"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := cmds[tc.name]
+			if args == nil || tokens[tc.name] == "" {
+				t.Fatalf("intro lacks the explain command for %s:\n%s", tc.name, intro)
+			}
+			cmd := exec.Command(bin, args...)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Fatalf("exit code: got %d (%v), want %d\n%s\n%s", code, err, tc.code, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out.String())
+			}
+		})
+	}
+	_ = p.Cmd.Process.Signal(os.Interrupt)
+	if code := p.Wait(t); code != 0 {
+		t.Fatalf("demo exit code after SIGINT: got %d, want 0", code)
+	}
+	if _, err := os.Stat(cmds["READER"][2]); !os.IsNotExist(err) {
+		t.Errorf("demo left its configuration file behind: %v", err)
 	}
 }

@@ -240,7 +240,14 @@ func claimTime(t *verify.Trace, name string) (time.Time, bool) {
 	return time.Unix(int64(f), 0), true
 }
 
-// human formats |d| to the second: "3m12s", "2m0s" stays "2m0s".
+// human formats |d| to the second without zero tails: "3m12s", "2m", "1h".
 func human(d time.Duration) string {
-	return d.Abs().Round(time.Second).String()
+	s := d.Abs().Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

@@ -295,7 +295,7 @@ func TestExplainSteps(t *testing.T) {
 		{"missing claim", "api", env.demoToken(t, with(map[string]any{"sub": nil}), time.Hour), 1, []string{
 			"✘ 6 required_claims", "sub",
 			"→ 401 invalid_token: the token lacks a required claim", "reason: missing_claim",
-			"fix: the token lacks a claim of issuer demo's required_claims (exp, sub)",
+			"fix: the token lacks sub, which issuer demo's required_claims (exp, sub) demand",
 		}},
 		{"bad type", "api", env.labToken(t, "ES256", env.labEC, labHdr("lab1", "JWT"), nil), 1, []string{
 			"✔ 6 signature", "✘ 6 typ", `typ "JWT"`, "at+jwt",
@@ -303,7 +303,7 @@ func TestExplainSteps(t *testing.T) {
 			"fix: the header typ is not one of issuer lab's token_types (at+jwt)",
 		}},
 		{"insufficient scope", "admin", env.demoToken(t, good, time.Hour), 1, []string{
-			"policy     scopes: all of [admin]", "✔ 6 typ", "✘ 7 policy", "missing scope admin",
+			"scope claims scope, scp", "policy     scopes: all of [admin]", "✔ 6 typ", "✘ 7 policy", "missing scope admin",
 			"→ 403 insufficient_scope: the token does not grant the required scope",
 			`WWW-Authenticate: Bearer realm="authgate", error="insufficient_scope", scope="admin"`,
 			"reason: insufficient_scope (decided by policy)",

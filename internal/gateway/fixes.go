@@ -46,7 +46,14 @@ var fixes = map[reason.Reason]func(fixContext) string{
 	reason.BadAudience: fixBadAudience,
 	reason.MissingClaim: func(c fixContext) string {
 		o, _ := c.issuerOptions()
-		return fmt.Sprintf("the token lacks a claim of issuer %s's required_claims (%s): have the provider include it, or drop it from required_claims", o.Name, strings.Join(o.RequiredClaims, ", "))
+		var absent []string
+		for _, name := range o.RequiredClaims {
+			if c.t.Claims[name] == nil {
+				absent = append(absent, name)
+			}
+		}
+		return fmt.Sprintf("the token lacks %s, which issuer %s's required_claims (%s) demand: have the provider include it, or drop it from required_claims",
+			strings.Join(absent, ", "), o.Name, strings.Join(o.RequiredClaims, ", "))
 	},
 	reason.BadType: func(c fixContext) string {
 		o, _ := c.issuerOptions()

@@ -10,8 +10,10 @@ import (
 )
 
 // Details of a failed claim requirement. They describe the token without
-// quoting it: a claim value may be personal data, and the detail reaches the
-// access log.
+// quoting it (a claim value may be personal data, and the detail reaches the
+// access log), except where the token holds the rule's value with another
+// JSON type: then the detail says so (typeMismatch), since that value is the
+// configuration's.
 const (
 	detailAbsent   = "claim absent"
 	detailMismatch = "claim value does not match"
@@ -38,12 +40,68 @@ func (c *claimReq) test(_ []string, payload map[string]any) (bool, string) {
 				return true, ""
 			}
 		}
+		for _, e := range arr {
+			if d := c.typeMismatch(e); d != "" {
+				return false, d
+			}
+		}
 		return false, detailMismatch
 	}
 	if c.matches(v) {
 		return true, ""
 	}
+	if d := c.typeMismatch(v); d != "" {
+		return false, d
+	}
 	return false, detailMismatch
+}
+
+// typeMismatch words a claim value that would match a wanted value but for
+// its JSON type (CONTRACT §3.4: "true" is not true, "1" is not 1):
+// `claim value does not match: the token holds the string "true", the rule
+// wants the boolean true`. It is "" when there is no such value.
+func (c *claimReq) typeMismatch(v any) string {
+	got, ok := scalarValue(v)
+	if !ok {
+		return ""
+	}
+	for _, w := range c.want {
+		if got.k != w.k && sameText(got, w) {
+			return detailMismatch + ": the token holds the " + got.k.noun() + " " + shorten(got.String()) +
+				", the rule wants the " + w.k.noun() + " " + shorten(w.String())
+		}
+	}
+	return ""
+}
+
+// sameText reports whether two values of different kinds read the same: a
+// string and the boolean it spells, or a string and the number it spells.
+func sameText(a, b value) bool {
+	if b.k == kindString {
+		a, b = b, a
+	}
+	if a.k != kindString {
+		return false // boolean and number never read the same
+	}
+	switch b.k {
+	case kindBool:
+		return a.s == b.s
+	case kindNumber:
+		n, ok := canonNumber(a.s)
+		return ok && n == b.s
+	}
+	return false
+}
+
+// noun names a kind as the JSON specification does.
+func (k kind) noun() string {
+	switch k {
+	case kindString:
+		return "string"
+	case kindBool:
+		return "boolean"
+	}
+	return "number"
 }
 
 func (c *claimReq) matches(v any) bool {

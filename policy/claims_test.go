@@ -46,10 +46,10 @@ func TestClaimRules(t *testing.T) {
 		{name: "string differs", key: "str", want: "Admin", detail: detailMismatch},
 		{name: "bool true", key: "yes", want: true, ok: true},
 		{name: "bool false", key: "no", want: false, ok: true},
-		{name: "true is not the string true", key: "yes_str", want: true, detail: detailMismatch},
-		{name: "the string true is not true", key: "yes", want: "true", detail: detailMismatch},
-		{name: "number is not a string", key: "one_str", want: 1, detail: detailMismatch},
-		{name: "string is not a number", key: "one", want: "1", detail: detailMismatch},
+		{name: "true is not the string true", key: "yes_str", want: true, detail: detailMismatch + `: the token holds the string "true", the rule wants the boolean true`},
+		{name: "the string true is not true", key: "yes", want: "true", detail: detailMismatch + `: the token holds the boolean true, the rule wants the string "true"`},
+		{name: "number is not a string", key: "one_str", want: 1, detail: detailMismatch + `: the token holds the string "1", the rule wants the number 1`},
+		{name: "string is not a number", key: "one", want: "1", detail: detailMismatch + `: the token holds the number 1, the rule wants the string "1"`},
 		{name: "int equals 1", key: "one", want: 1, ok: true},
 		{name: "1.0 equals 1", key: "one", want: 1.0, ok: true},
 		{name: "json.Number 1e0 equals 1", key: "one", want: json.Number("1e0"), ok: true},
@@ -63,6 +63,7 @@ func TestClaimRules(t *testing.T) {
 		{name: "array contains number", key: "list", want: 1, ok: true},
 		{name: "array contains bool", key: "list", want: true, ok: true},
 		{name: "array lacks scalar", key: "list", want: "c", detail: detailMismatch},
+		{name: "array holds the number, not the string", key: "list", want: "1", detail: detailMismatch + `: the token holds the number 1, the rule wants the string "1"`},
 		{name: "array and list share one", key: "list", want: []any{"x", "a"}, ok: true},
 		{name: "array and list share none", key: "list", want: []any{"x", "y"}, detail: detailMismatch},
 		{name: "scalar claim in list", key: "str", want: []any{"root", "admin"}, ok: true},
@@ -201,12 +202,12 @@ func TestExplain(t *testing.T) {
 	claims := payload(t, `{"org_code": "org_999", "realm_access": {"roles": ["admin"]}, "email_verified": true, "sub": "alice"}`)
 	got := p.Explain([]string{"read", "b"}, claims)
 	want := []Result{
-		{Requirement: "scopes: all of [read write]", Detail: "missing scope write"},
-		{Requirement: "any_scopes: one of [a b]", OK: true},
-		{Requirement: `claims["/realm_access/roles"]: one of ["admin"]`, OK: true},
-		{Requirement: `claims["email_verified"]: true`, OK: true},
-		{Requirement: `claims["org_code"]: "org_123"`, Detail: detailMismatch},
-		{Requirement: `claims["tier"]: "secret-tier"`, Detail: detailAbsent},
+		{Requirement: "scopes: all of [read write]", Reason: reason.InsufficientScope, Detail: "missing scope write"},
+		{Requirement: "any_scopes: one of [a b]", Reason: reason.InsufficientScope, OK: true},
+		{Requirement: `claims["/realm_access/roles"]: one of ["admin"]`, Reason: reason.ClaimMismatch, OK: true},
+		{Requirement: `claims["email_verified"]: true`, Reason: reason.ClaimMismatch, OK: true},
+		{Requirement: `claims["org_code"]: "org_123"`, Reason: reason.ClaimMismatch, Detail: detailMismatch},
+		{Requirement: `claims["tier"]: "secret-tier"`, Reason: reason.ClaimMismatch, Detail: detailAbsent},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d results %+v, want %d", len(got), got, len(want))

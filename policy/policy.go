@@ -31,7 +31,8 @@ type Rules struct {
 }
 
 // tester is one compiled requirement's test. It returns ok, or a detail
-// saying why not that never quotes the token's claim values.
+// saying why not that quotes a claim value only where it holds the rule's
+// value with another JSON type, cut to 64 bytes.
 type tester interface {
 	test(scopes []string, claims map[string]any) (ok bool, detail string)
 }
@@ -65,9 +66,14 @@ type Result struct {
 	Requirement string
 	// OK reports whether the requirement holds.
 	OK bool
+	// Reason is the deny reason its failure gives: insufficient_scope for
+	// scopes and any_scopes, claim_mismatch for claims.
+	Reason reason.Reason
 	// Detail says why it does not hold ("missing scope write", "claim
-	// absent", "claim value does not match"); empty when OK. It never
-	// quotes the token's claim values.
+	// absent", "claim value does not match"); empty when OK. It quotes a
+	// claim value only when the claim holds the rule's value with another
+	// JSON type ("the token holds the string \"true\", the rule wants the
+	// boolean true"), cut to 64 bytes.
 	Detail string
 }
 
@@ -125,7 +131,8 @@ func New(r Rules) (*Policy, error) {
 // returns the first failure in Explain's order: scopes, any_scopes, then
 // claims by key. A scope failure wraps reason.ErrInsufficientScope, a claim
 // failure reason.ErrClaimMismatch; the detail names the requirement and
-// never quotes claim values. A Policy with no rules allows everything.
+// quotes claim values only as Result.Detail says. A Policy with no rules
+// allows everything.
 func (p *Policy) Check(scopes []string, claims map[string]any) error {
 	for i := range p.reqs {
 		r := &p.reqs[i]
@@ -144,7 +151,7 @@ func (p *Policy) Explain(scopes []string, claims map[string]any) []Result {
 	for i := range p.reqs {
 		r := &p.reqs[i]
 		ok, detail := r.t.test(scopes, claims)
-		out[i] = Result{Requirement: r.text, OK: ok, Detail: detail}
+		out[i] = Result{Requirement: r.text, OK: ok, Reason: reason.Of(r.deny), Detail: detail}
 	}
 	return out
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/internal/testkit"
 )
 
 // TestCheck: check prints each problem as FILE:LINE: PATH: MESSAGE, the
@@ -98,4 +101,55 @@ routes:
 			t.Errorf("check output holds %q:\n%s", leak, out.String())
 		}
 	}
+}
+
+// TestBinaryCheckPrintsVerdictSettings: `authgate check`, through the real
+// binary, prints every resolved setting that decides a verdict: the
+// issuer's scope_claims, required_claims, token_types, clock_skew, the
+// route's rules and the cors block, defaults filled in.
+func TestBinaryCheckPrintsVerdictSettings(t *testing.T) {
+	bin := testkit.Binary(t)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	const src = `issuers:
+  - name: kinde
+    issuer: https://example.kinde.com
+    audiences: [https://api.example.com]
+    scope_claims: [permissions]
+    token_types: [at+jwt]
+cors:
+  allowed_origins: [https://app.example.com]
+routes:
+  - name: api
+    match: { path_prefix: /api }
+    upstream: { url: "http://api:8080" }
+    auth: { scopes: [read:orders], any_scopes: [a, b], claims: { org_code: org_1 } }
+    forward: { headers: { X-User-Id: sub } }
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "check", "-config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	assertInOrder(t, string(out), []string{
+		"  kinde\n",
+		"    algorithms       RS256,",
+		"    clock_skew       30s\n",
+		"    required_claims  exp\n",
+		"    token_types      at+jwt\n",
+		"    scope_claims     permissions\n",
+		"cors:\n",
+		"  allowed_origins    https://app.example.com\n",
+		"  allow_credentials  off\n",
+		"  max_age            10m\n",
+		"  1. api\n",
+		"     issuers        all: kinde\n",
+		"     audiences      the issuer's\n",
+		"     scopes         all of read:orders; any of a b\n",
+		`     claims         org_code: "org_1"` + "\n",
+		"     forward        X-User-Id=sub\n",
+		"     authorization  keep\n",
+		"configuration OK\n",
+	})
 }

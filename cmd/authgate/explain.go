@@ -170,8 +170,8 @@ func renderText(w io.Writer, rep *gateway.Report, colour bool) {
 		fmt.Fprintf(w, "  upstream   %s\n", r.Upstream)
 		for _, is := range r.Issuers {
 			fmt.Fprintf(w, "  issuer     %s: %s\n", is.Name, is.Issuer)
-			fmt.Fprintf(w, "             audiences %s; algorithms %s; clock skew %s; required claims %s\n",
-				list(is.Audiences), list(is.Algorithms), is.ClockSkew, list(is.RequiredClaims))
+			fmt.Fprintf(w, "             audiences %s; algorithms %s; clock skew %s; required claims %s; scope claims %s\n",
+				list(is.Audiences), list(is.Algorithms), is.ClockSkew, list(is.RequiredClaims), list(is.ScopeClaims))
 			if len(is.TokenTypes) > 0 {
 				fmt.Fprintf(w, "             token types %s\n", list(is.TokenTypes))
 			}
@@ -260,6 +260,9 @@ func renderText(w io.Writer, rep *gateway.Report, colour bool) {
 		fmt.Fprintf(w, "  reason: %s (decided by %s)\n", v.Reason, v.DecidedBy)
 	case v.DecidedBy != "":
 		fmt.Fprintf(w, "  decided by %s\n", v.DecidedBy)
+	}
+	if v.Fix != "" {
+		fmt.Fprintf(w, "%s  fix: %s%s\n", p.bold, printable(v.Fix), p.reset)
 	}
 }
 

@@ -62,6 +62,10 @@ routes:
     match: { path_prefix: /admin }
     upstream: { url: "http://upstream.example:8080" }
     auth: { issuers: [demo], scopes: [admin] }
+  - name: paid
+    match: { path_prefix: /paid }
+    upstream: { url: "http://upstream.example:8080" }
+    auth: { issuers: [demo], claims: { is_paid: true } }
 `
 
 // explainEnv is a running demo issuer, a lab JWKS endpoint and a config
@@ -226,60 +230,106 @@ func TestExplainSteps(t *testing.T) {
 			"✘ 2 format", "2 parts, want 3",
 			"→ 401 invalid_token: the token is not a well-formed signed JWT", invalid("the token is not a well-formed signed JWT"),
 			"reason: malformed (decided by format)",
+			"fix: this is not a compact JWT (three base64url parts joined by dots)",
+		}},
+		{"opaque token", "api", "Yk3xQ9opaqueAccessToken", 1, []string{
+			"✘ 2 format", "→ 401 invalid_token", "reason: malformed (decided by format)",
+			"fix: this is not a JWT: opaque tokens (e.g. Auth0 without an audience) cannot be verified",
 		}},
 		{"untrusted issuer", "api", env.labToken(t, "ES256", env.labEC, labHdr("lab1", "at+jwt"), map[string]any{"iss": "https://evil.example"}), 1, []string{
 			"✘ 3 issuer", `iss "https://evil.example"`,
 			"→ 401 invalid_token: the token's issuer is not trusted for this route", "reason: untrusted_issuer",
+			`fix: iss must equal one of the route's issuers exactly: if "https://evil.example" is trusted, add an issuer`,
+		}},
+		// The issuer is configured without the slash the provider puts in
+		// iss: still refused (exact match), and explain says what to write.
+		{"issuer near miss", "api", env.demoToken(t, with(map[string]any{"iss": env.demo.URL + "/"}), time.Hour), 1, []string{
+			"✘ 3 issuer", `iss "` + env.demo.URL + `/" differs from issuer "` + env.demo.URL + `" of issuer demo only by a trailing slash`,
+			"reason: untrusted_issuer",
+			"fix: iss \"" + env.demo.URL + "/\" differs from issuer \"" + env.demo.URL + "\" of issuer demo only by a trailing slash: write issuer: " + env.demo.URL + "/",
 		}},
 		{"alg not allowed", "api", env.labToken(t, "RS256", env.rsa, labHdr("lab1", "at+jwt"), nil), 1, []string{
 			"✘ 4 algorithm", `"RS256" is not one of the issuer's algorithms (ES256)`,
 			"the verdict is decided above", "6 exp", "expires in",
 			"→ 401 invalid_token: the token's signing algorithm is not allowed", "reason: alg_not_allowed",
+			`fix: add "RS256" to issuer lab's algorithms (now ES256)`,
 		}},
 		{"crit header", "api", env.labToken(t, "ES256", env.labEC, map[string]any{"kid": "lab1", "typ": "at+jwt", "crit": []string{"exp"}, "exp": 1}, nil), 1, []string{
 			"✔ 4 algorithm", "✘ 4 crit", "→ 401 invalid_token: the token is not a well-formed signed JWT", "reason: malformed (decided by crit)",
+			"fix: the token's header has crit",
 		}},
 		{"unknown kid", "api", env.labToken(t, "ES256", env.labEC, labHdr("nope", "at+jwt"), nil), 1, []string{
 			"✘ 5 key", `no key with kid "nope"`,
 			"→ 401 invalid_token: the token's signing key is unknown", "reason: unknown_key",
+			`fix: kid "nope" is not in issuer lab's key set (kids in the set: "lab1"): the token comes from another tenant or environment, or the provider rotated its keys`,
 		}},
 		{"bad signature", "api", env.labToken(t, "ES256", env.other, labHdr("lab1", "at+jwt"), nil), 1, []string{
 			"✔ 5 key", `kid "lab1" found in the cached key set`, "✘ 6 signature",
 			"→ 401 invalid_token: the token's signature is invalid", "reason: bad_signature",
+			"fix: the token was altered or cut short",
 		}},
 		{"expired", "api", env.demoToken(t, good, -3*time.Minute), 1, []string{
 			"✔ 6 signature", "✘ 6 exp             expired 3m", " ago, at ", "(clock skew 30s)",
 			"→ 401 invalid_token: the token has expired", invalid("the token has expired"), "reason: expired (decided by exp)",
+			"fix: the client must refresh the token (or get a new one): it expired 3m", "clock_skew 30s",
 		}},
 		{"not yet valid", "api", env.demoToken(t, with(map[string]any{"nbf": time.Now().Add(10 * time.Minute).Unix()}), time.Hour), 1, []string{
 			"✔ 6 exp", "✘ 6 nbf             not valid for another ",
 			"→ 401 invalid_token: the token is not valid yet", "reason: not_yet_valid",
+			"fix: the issuer's clock is ahead of the gateway's: nbf is ", "after the gateway's now, beyond clock_skew 30s; sync both clocks (NTP), or raise issuer demo's clock_skew",
+		}},
+		{"issued in the future", "api", env.demoToken(t, with(map[string]any{"iat": time.Now().Add(2 * time.Hour).Unix()}), 3*time.Hour), 1, []string{
+			"✘ 6 iat             issued ", "reason: not_yet_valid (decided by iat)",
+			"fix: the issuer's clock is ahead of the gateway's: iat is ", "after the gateway's now, beyond clock_skew 30s",
 		}},
 		{"bad audience", "api", env.demoToken(t, with(map[string]any{"aud": "other-api"}), time.Hour), 1, []string{
 			"✘ 6 aud", `aud ["other-api"] holds none of the issuer's audiences (explain-api)`,
 			"→ 401 invalid_token: the token is not intended for this audience", "reason: bad_audience",
+			"fix: request the token for one of the route's audiences (explain-api)",
+		}},
+		// Kinde issues "aud": [] when the frontend asked for no API.
+		{"empty audience", "api", env.demoToken(t, with(map[string]any{"aud": []string{}}), time.Hour), 1, []string{
+			"✘ 6 aud", "aud is an empty list: the token was issued for no API", "reason: bad_audience",
+			"fix: aud is an empty list: the token was issued for no API — register the API in your provider (Kinde: Settings → APIs) and pass its audience to the frontend SDK (audience: ...)",
 		}},
 		{"missing claim", "api", env.demoToken(t, with(map[string]any{"sub": nil}), time.Hour), 1, []string{
 			"✘ 6 required_claims", "sub",
 			"→ 401 invalid_token: the token lacks a required claim", "reason: missing_claim",
+			"fix: the token lacks sub, which issuer demo's required_claims (exp, sub) demand",
 		}},
 		{"bad type", "api", env.labToken(t, "ES256", env.labEC, labHdr("lab1", "JWT"), nil), 1, []string{
 			"✔ 6 signature", "✘ 6 typ", `typ "JWT"`, "at+jwt",
 			"→ 401 invalid_token: the token's type is not accepted", "reason: bad_type",
+			"fix: the header typ is not one of issuer lab's token_types (at+jwt)",
 		}},
 		{"insufficient scope", "admin", env.demoToken(t, good, time.Hour), 1, []string{
-			"policy     scopes: all of [admin]", "✔ 6 typ", "✘ 7 policy", "missing scope admin",
+			"scope claims scope, scp", "policy     scopes: all of [admin]", "✔ 6 typ", "✘ 7 policy", "missing scope admin",
 			"→ 403 insufficient_scope: the token does not grant the required scope",
 			`WWW-Authenticate: Bearer realm="authgate", error="insufficient_scope", scope="admin"`,
 			"reason: insufficient_scope (decided by policy)",
+			"fix: grant admin to the client or user in the provider (scopes are read from scope, scp)",
+		}},
+		// Kinde grants permissions in "permissions", which the default
+		// scope_claims do not read.
+		{"kinde permissions", "admin", env.demoToken(t, with(map[string]any{"scope": "openid profile", "permissions": []string{"admin"}}), time.Hour), 1, []string{
+			"✘ 7 policy", `missing scope admin; scopes read from scope, scp (scope: "openid profile"); permissions holds admin: set scope_claims: [permissions]`,
+			"reason: insufficient_scope (decided by policy)",
+			"fix: permissions holds admin, but issuer demo reads scopes from scope, scp: set scope_claims: [permissions] on issuer demo",
+		}},
+		{"typed claim mismatch", "paid", env.demoToken(t, with(map[string]any{"is_paid": "true"}), time.Hour), 1, []string{
+			"✘ 7 policy", `claims["is_paid"]: true: claim value does not match: the token holds the string "true", the rule wants the boolean true`,
+			"→ 403", "reason: claim_mismatch (decided by policy)",
+			`fix: the token's claims do not meet the route's claims rule`,
 		}},
 		{"keys unavailable", "api", env.labToken(t, "ES256", env.labEC, labHdr("lab1", "at+jwt"), map[string]any{"iss": "http://down.example"}), 1, []string{
 			"keys       down: unavailable: ", "✘ 5 key",
 			"→ 503 temporarily_unavailable: the issuer's signing keys are temporarily unavailable",
 			"Retry-After: 10", "keys unavailable: ", "reason: keys_unavailable (decided by key)",
+			"fix: the gateway cannot fetch issuer down's keys",
 		}},
 		{"no token", "api", "", 1, []string{
 			"✘ 1 token", "→ 401 unauthorized: no bearer token", `WWW-Authenticate: Bearer realm="authgate"`,
+			"fix: send the access token in an Authorization: Bearer <token> header",
 		}},
 		{"terminal controls in claims are escaped", "api", env.demoToken(t, with(map[string]any{"name": "x\u009b2Jy\x7f"}), time.Hour), 0, []string{
 			`"name": "x\u009b2Jy\u007f"`, "→ the gateway would answer 200",
@@ -532,5 +582,68 @@ func assertInOrder(t *testing.T, out string, want []string) {
 			t.Fatalf("output lacks %q (in order)\n%s", w, out)
 		}
 		rest = rest[i+len(w):]
+	}
+}
+
+// TestBinaryDemoExplain: the explain commands `authgate demo` prints work
+// while it runs, through the real binary: the reader token passes on /api
+// (exit 0), the expired one is refused with its fix (exit 1).
+func TestBinaryDemoExplain(t *testing.T) {
+	bin := testkit.Binary(t)
+	p := testkit.Start(t, bin, nil, "demo", "-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0")
+	deadline := time.Now().Add(20 * time.Second)
+	var intro string
+	for time.Now().Before(deadline) {
+		if intro = p.Stdout.String(); strings.Contains(intro, "Press Ctrl-C to stop.") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(intro, "Press Ctrl-C to stop.") {
+		t.Fatalf("demo printed no intro within 20s:\n%s", intro)
+	}
+	if !regexp.MustCompile(`(?m)^# READER token \(scope read\), valid for 1h, until \d\d:\d\d UTC: `).MatchString(intro) ||
+		!regexp.MustCompile(`(?m)^# EXPIRED token \(scope read\), expired 5m ago, at \d\d:\d\d UTC: `).MatchString(intro) {
+		t.Errorf("intro lacks the tokens' lifetimes:\n%s", intro)
+	}
+	tokens := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(\w+)_TOKEN=(\S+)$`).FindAllStringSubmatch(intro, -1) {
+		tokens[m[1]] = m[2]
+	}
+	cmds := map[string][]string{}
+	for _, m := range regexp.MustCompile(`(?m)^authgate explain -config (\S+) -route (\w+) "\$(\w+)_TOKEN"$`).FindAllStringSubmatch(intro, -1) {
+		cmds[m[3]] = []string{"explain", "-config", m[1], "-route", m[2], tokens[m[3]]}
+	}
+	for _, tc := range []struct {
+		name string
+		code int
+		want string
+	}{
+		{"READER", 0, "→ the gateway would answer 200"},
+		{"EXPIRED", 1, "fix: the client must refresh the token (or get a new one): it expired 5m"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := cmds[tc.name]
+			if args == nil || tokens[tc.name] == "" {
+				t.Fatalf("intro lacks the explain command for %s:\n%s", tc.name, intro)
+			}
+			cmd := exec.Command(bin, args...)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Fatalf("exit code: got %d (%v), want %d\n%s\n%s", code, err, tc.code, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out.String())
+			}
+		})
+	}
+	_ = p.Cmd.Process.Signal(os.Interrupt)
+	if code := p.Wait(t); code != 0 {
+		t.Fatalf("demo exit code after SIGINT: got %d, want 0", code)
+	}
+	if _, err := os.Stat(cmds["READER"][2]); !os.IsNotExist(err) {
+		t.Errorf("demo left its configuration file behind: %v", err)
 	}
 }

@@ -113,6 +113,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, req Request) Result {
 		return res
 	}
 	if err := a.policy.Check(id.Scopes, id.Claims); err != nil {
+		if errors.Is(err, reason.ErrInsufficientScope) {
+			err = fmt.Errorf("%w; %s", err, a.scopeHint(id.Issuer, id.Scopes, id.Claims))
+		}
 		// Wrapped like a verification failure, so that every refusal
 		// after the issuer is known names it the same way in the log.
 		return Result{Err: &verify.Error{Issuer: id.Issuer, Err: err}, Issuer: id.Issuer, Subject: id.Subject}
@@ -138,13 +141,28 @@ func (a *Authenticator) trace(t *verify.Trace, id *verify.Identity, err error) {
 		t.Steps = append(t.Steps, verify.Step{Stage: 7, Name: StepPolicy, OK: true, After: !verified,
 			Detail: "the route has no requirements: any verified token passes"})
 	}
+	hinted := false
 	for _, res := range results {
 		d := res.Requirement
 		if !res.OK {
 			d += ": " + res.Detail
 		}
+		// The first failed scope requirement says where scopes were read,
+		// as the refusal's log line does.
+		if !res.OK && !hinted && res.Reason == reason.InsufficientScope {
+			hinted = true
+			d += "; " + a.scopeHint(t.Issuer, scopes, claims)
+		}
 		t.Steps = append(t.Steps, verify.Step{Stage: 7, Name: StepPolicy, OK: res.OK, Detail: d, After: !verified})
 	}
+}
+
+// scopeHint says, for an insufficient_scope refusal, where issuer's scopes
+// were read and which other claim holds a missing one (policy.ScopeHint):
+// the commonest cause is a provider granting them in a claim that is not
+// among the issuer's scope_claims (Kinde's permissions).
+func (a *Authenticator) scopeHint(issuer string, granted []string, claims map[string]any) string {
+	return policy.ScopeHint(a.policy.MissingScopes(granted), claims, a.verifier.ScopeClaims(issuer))
 }
 
 // StepPolicy is the name of the policy steps (stage 7) in a Trace.

@@ -100,6 +100,11 @@ func TestAuthenticate(t *testing.T) {
 		{"allowed", bearer(f.token(t, map[string]any{"scope": "read write"}, time.Hour)), reason.OK, "demo", "alice", ""},
 		{"policy refusal names issuer and subject", bearer(f.token(t, map[string]any{"scope": "write"}, time.Hour)),
 			reason.InsufficientScope, "demo", "alice", "issuer demo: the token does not grant the required scope: scopes: all of [read]"},
+		// Kinde grants permissions in a claim the default scope_claims do
+		// not read: the log line says where scopes were read and where the
+		// missing one is.
+		{"kinde permissions hint", bearer(f.token(t, map[string]any{"scope": "openid profile", "permissions": []string{"read", "write"}}, time.Hour)),
+			reason.InsufficientScope, "demo", "alice", `issuer demo: the token does not grant the required scope: scopes: all of [read]: missing scope read; scopes read from scope, scp (scope: "openid profile"); permissions holds read: set scope_claims: [permissions]`},
 		{"verification failure names the issuer", bearer(f.token(t, map[string]any{"scope": "read"}, -time.Minute)),
 			reason.Expired, "demo", "", "issuer demo: the token has expired"},
 		{"no issuer before one is selected", bearer("abc.def"), reason.Malformed, "", "", "the token is not a well-formed signed JWT"},
@@ -151,7 +156,9 @@ func TestAuthenticateTrace(t *testing.T) {
 		{"verified", scoped, f.token(t, map[string]any{"scope": "read", "org": "acme"}, time.Hour),
 			[]string{`7 policy ok scopes: all of [read]`, `7 policy ok claims["org"]: "acme"`}},
 		{"policy refuses", scoped, f.token(t, map[string]any{"scope": "write", "org": "acme"}, time.Hour),
-			[]string{`7 policy FAIL scopes: all of [read]: missing scope read`, `7 policy ok claims["org"]: "acme"`}},
+			[]string{`7 policy FAIL scopes: all of [read]: missing scope read; scopes read from scope, scp (scope: "write")`, `7 policy ok claims["org"]: "acme"`}},
+		{"kinde permissions", scoped, f.token(t, map[string]any{"scope": "openid profile", "permissions": []string{"read"}, "org": "acme"}, time.Hour),
+			[]string{`7 policy FAIL scopes: all of [read]: missing scope read; scopes read from scope, scp (scope: "openid profile"); permissions holds read: set scope_claims: [permissions]`, `7 policy ok claims["org"]: "acme"`}},
 		{"after a verification failure", scoped, f.token(t, map[string]any{"scope": "read"}, -time.Minute),
 			[]string{`7 policy ok after scopes: all of [read]`, `7 policy FAIL after claims["org"]: "acme": claim absent`}},
 		{"no requirements", open, f.token(t, nil, time.Hour),
@@ -184,6 +191,18 @@ func TestAuthenticateTrace(t *testing.T) {
 				t.Errorf("steps: got %+v, want verification's first", tr.Steps)
 			}
 		})
+	}
+}
+
+// TestTypedClaimMismatch: a claim holding the rule's value with another
+// JSON type is refused (CONTRACT §3.4), and the log line says which types.
+func TestTypedClaimMismatch(t *testing.T) {
+	f := newFixture(t)
+	a := f.authenticator(t, policy.Rules{Claims: map[string]any{"is_paid": true}})
+	res := a.Authenticate(t.Context(), bearer(f.token(t, map[string]any{"is_paid": "true"}, time.Hour)))
+	want := `claims["is_paid"]: true: claim value does not match: the token holds the string "true", the rule wants the boolean true`
+	if res.Reason() != reason.ClaimMismatch || !strings.HasSuffix(res.Err.Error(), want) {
+		t.Errorf("got %v, want claim_mismatch ending in %q", res.Err, want)
 	}
 }
 

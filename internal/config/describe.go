@@ -5,15 +5,18 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/authgate/authgate/policy"
 )
 
 // Describe writes a human-readable summary of the resolved configuration for
-// `authgate check`: listeners, each issuer (name, iss, jwks source,
-// audiences, algorithms), and each route in order (name, match, upstream,
-// auth mode, issuers, audiences, scopes, claims, forwarded headers), then
-// warnings. Credentials show their name, token URL without query, client
+// `authgate check`: every resolved setting that decides a verdict.
+// Listeners; each issuer (name, iss, jwks source and timing, audiences,
+// algorithms, clock_skew, required_claims, token_types, scope_claims); the
+// cors block; each route in order (name, match, upstream, auth mode,
+// issuers, audiences, scopes and any_scopes, claims, forwarded headers,
+// claims header, authorization), then warnings. Credentials show their name, token URL without query, client
 // ID, auth method and scopes. Routes are shown with the defaults block merged in.
 // It prints configuration values only, never secrets: the configuration
 // holds none (client secrets are referenced by file or variable name).
@@ -44,12 +47,21 @@ func (c *Config) Describe(w io.Writer) {
 		if jwks == "" {
 			jwks = "discovered from " + strings.TrimSuffix(is.Issuer, "/") + "/.well-known/openid-configuration"
 		}
+		field := func(name, value string) { fmt.Fprintf(w, "    %-16s %s\n", name, value) }
 		fmt.Fprintf(w, "  %s\n", is.Name)
-		fmt.Fprintf(w, "    iss         %s\n", is.Issuer)
-		fmt.Fprintf(w, "    jwks        %s\n", jwks)
-		fmt.Fprintf(w, "    audiences   %s\n", list(is.Audiences, "none"))
-		fmt.Fprintf(w, "    algorithms  %s\n", list(is.Algorithms, "none"))
+		field("iss", is.Issuer)
+		field("jwks", jwks)
+		field("jwks timing", fmt.Sprintf("refresh %s, min_refresh_interval %s, max_stale %s, timeout %s",
+			short(is.JWKS.RefreshInterval), short(is.JWKS.MinRefreshInterval), short(is.JWKS.MaxStale), short(is.JWKS.Timeout)))
+		field("audiences", list(is.Audiences, "none"))
+		field("algorithms", list(is.Algorithms, "none"))
+		field("clock_skew", short(is.ClockSkew))
+		field("required_claims", list(is.RequiredClaims, "none"))
+		field("token_types", list(is.TokenTypes, "any (typ not checked)"))
+		field("scope_claims", list(is.ScopeClaims, "none"))
 	}
+
+	describeCORS(w, c.CORS)
 
 	if len(c.Credentials) > 0 {
 		fmt.Fprintf(w, "\ncredentials (%d):\n", len(c.Credentials))
@@ -66,12 +78,10 @@ func (c *Config) Describe(w io.Writer) {
 		field("upstream", describeUpstream(r.Upstream))
 		field("auth", r.Auth.Mode)
 		if r.Auth.Mode != modeNone {
-			field("issuers", list(r.Auth.Issuers, "all"))
+			field("issuers", list(r.Auth.Issuers, "all: "+list(c.issuerNames(), "none")))
 			field("audiences", list(r.Auth.Audiences, "the issuer's"))
 			field("scopes", describeScopes(r.Auth))
-			if len(r.Auth.Claims) > 0 {
-				field("claims", describeClaims(r.Auth.Claims))
-			}
+			field("claims", describeClaims(r.Auth.Claims))
 		}
 		field("forward", describeHeaders(r.Forward.Headers))
 		if r.Forward.ClaimsHeader != "" {
@@ -141,6 +151,9 @@ func describeScopes(a Auth) string {
 // describeClaims prints each claim rule as policy compiles it, in the
 // order the policy checks them (by key).
 func describeClaims(c ClaimRules) string {
+	if len(c) == 0 {
+		return "none required"
+	}
 	parts := make([]string, 0, len(c))
 	for _, key := range sortedKeys(c) {
 		cond, err := policy.CompileClaim(key, c[key])
@@ -150,6 +163,24 @@ func describeClaims(c ClaimRules) string {
 		parts = append(parts, key+": "+cond)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// describeCORS writes the cors block as configured. Empty methods and
+// headers lists take the gateway's defaults (proxy.New fills them), and the
+// gateway's own response headers are always exposed besides exposed_headers.
+func describeCORS(w io.Writer, c *CORS) {
+	if c == nil {
+		fmt.Fprintln(w, "\ncors: off (no cors block: the gateway sends no CORS headers)")
+		return
+	}
+	field := func(name, value string) { fmt.Fprintf(w, "  %-18s %s\n", name, value) }
+	fmt.Fprintln(w, "\ncors:")
+	field("allowed_origins", list(c.AllowedOrigins, "none"))
+	field("allowed_methods", list(c.AllowedMethods, "the gateway's default"))
+	field("allowed_headers", list(c.AllowedHeaders, "the gateway's default"))
+	field("exposed_headers", list(c.ExposedHeaders, "none")+" (and the gateway's own)")
+	field("allow_credentials", onOff(c.AllowCredentials))
+	field("max_age", short(c.MaxAge))
 }
 
 func describeHeaders(h map[string]string) string {
@@ -165,6 +196,26 @@ func list(items []string, empty string) string {
 		return empty
 	}
 	return strings.Join(items, ", ")
+}
+
+// short formats d without zero tails: 15m, 24h, 1m30s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+func (c *Config) issuerNames() []string {
+	names := make([]string, len(c.Issuers))
+	for i, is := range c.Issuers {
+		names[i] = is.Name
+	}
+	return names
 }
 
 func onOff(b bool) string {

@@ -129,6 +129,10 @@ type Verdict struct {
 	// Note adds what the response does not say, e.g. why keys are
 	// unavailable.
 	Note string `json:"note,omitempty"`
+	// Fix is one line saying what would make the request pass (who must
+	// act, and how), for every deny reason; "" when allowed or refused
+	// before authentication (400, 404, 405).
+	Fix string `json:"fix,omitempty"`
 }
 
 // Explain says step by step what the gateway would do with q. It builds the
@@ -175,6 +179,19 @@ func (rt *Runtime) Explain(ctx context.Context, q ExplainQuery) (*Report, error)
 	}
 	rep.Forwarded = d.Headers
 	rep.Verdict = rt.verdict(d, t, rep.Keys)
+	if !rep.Verdict.Allowed {
+		c := fixContext{rt: rt, d: d, t: t}
+		if q.Token != "" {
+			c.parts = strings.Count(q.Token, ".") + 1
+		}
+		for _, s := range t.Steps {
+			if !s.OK {
+				c.step = s
+				break
+			}
+		}
+		rep.Verdict.Fix = fix(c)
+	}
 	return rep, nil
 }
 

@@ -47,14 +47,17 @@ func TestExplainEndToEnd(t *testing.T) {
 		name, path, token string
 		reason            reason.Reason
 		decidedBy         string
+		fix               string // the start of the verdict's fix
 	}{
-		{"forwarded claims", "/hdr/x", tok("a", map[string]any{"str": "s", "int": 7, "list": []string{"a", "b"}}), reason.OK, ""},
-		{"expired", "/req/x", tok("a", map[string]any{"exp": now - 600}), reason.Expired, "exp"},
-		{"insufficient scope", "/scoped/x", tok("a", map[string]any{"scope": "read"}), reason.InsufficientScope, "policy"},
-		{"unforwardable claim", "/hdr/x", tok("a", map[string]any{"ctl": "a\nb"}), reason.UnforwardableClaim, "forward"},
-		{"no token", "/req/x", "", reason.Missing, "token"},
-		{"optional without token", "/opt/x", "", reason.Anonymous, ""},
-		{"dot segment", "/pub/../req/x", "", "", "route"},
+		{"forwarded claims", "/hdr/x", tok("a", map[string]any{"str": "s", "int": 7, "list": []string{"a", "b"}}), reason.OK, "", ""},
+		{"expired", "/req/x", tok("a", map[string]any{"exp": now - 600}), reason.Expired, "exp",
+			"the client must refresh the token (or get a new one): it expired 10m ago, at "},
+		{"insufficient scope", "/scoped/x", tok("a", map[string]any{"scope": "read"}), reason.InsufficientScope, "policy", "grant "},
+		{"unforwardable claim", "/hdr/x", tok("a", map[string]any{"ctl": "a\nb"}), reason.UnforwardableClaim, "forward",
+			"a claim named in forward.headers holds what cannot be a header value"},
+		{"no token", "/req/x", "", reason.Missing, "token", "send the access token in an Authorization: Bearer <token> header"},
+		{"optional without token", "/opt/x", "", reason.Anonymous, "", ""},
+		{"dot segment", "/pub/../req/x", "", "", "route", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := rt.Explain(context.Background(), gateway.ExplainQuery{Method: "GET", URL: fx.gw + tc.path, Token: tc.token})
@@ -72,6 +75,9 @@ func TestExplainEndToEnd(t *testing.T) {
 			}
 			if v.Reason != tc.reason || v.DecidedBy != tc.decidedBy {
 				t.Errorf("reason, decided by: got %q, %q, want %q, %q", v.Reason, v.DecidedBy, tc.reason, tc.decidedBy)
+			}
+			if !strings.HasPrefix(v.Fix, tc.fix) || (tc.fix == "") != (v.Fix == "") {
+				t.Errorf("fix: got %q, want it to start with %q", v.Fix, tc.fix)
 			}
 			if v.Allowed {
 				if res.forwarded != 1 {

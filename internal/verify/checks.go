@@ -101,6 +101,9 @@ func checkAudience(claims map[string]any, allowed set) error {
 			return nil
 		}
 	case []any:
+		if len(aud) == 0 {
+			return fmt.Errorf("%w: %s", reason.ErrBadAudience, EmptyAudienceHint)
+		}
 		found := false
 		for _, a := range aud {
 			s, ok := a.(string)
@@ -116,6 +119,12 @@ func checkAudience(claims map[string]any, allowed set) error {
 		return fmt.Errorf("%w: aud is neither a string nor an array", reason.ErrMalformed)
 	}
 	return fmt.Errorf("%w: aud holds none of the allowed audiences", reason.ErrBadAudience)
+}
+
+// isEmptyList reports whether a decoded claim is the empty array.
+func isEmptyList(v any) bool {
+	a, ok := v.([]any)
+	return ok && len(a) == 0
 }
 
 // scopes returns the union of the granted scopes in the named claims, each a

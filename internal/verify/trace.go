@@ -155,11 +155,7 @@ func (t *Trace) issuer(v *Verifier, iss string, is *Issuer, err error) {
 			urls = append(urls, u)
 		}
 		slices.Sort(urls)
-		detail := fmt.Sprintf("%v; the route accepts %s", err, strings.Join(urls, ", "))
-		if _, present := t.Claims["iss"]; present {
-			detail = fmt.Sprintf("%v: iss %s; the route accepts %s", reason.ErrUntrustedIssuer, jsonText(t.Claims["iss"]), strings.Join(urls, ", "))
-		}
-		t.add(3, StepIssuer, err, detail)
+		t.add(3, StepIssuer, err, fmt.Sprintf("%v; the route accepts %s", err, strings.Join(urls, ", ")))
 		return
 	}
 	t.Issuer = is.opts.Name
@@ -264,6 +260,8 @@ func (t *Trace) claim(k claimCheck, v *Verifier, is *Issuer, c *compact, now tim
 		switch {
 		case err == nil:
 			detail = fmt.Sprintf("aud %s holds one of %s audiences (%s)", aud, source, allowed)
+		case errors.Is(err, reason.ErrBadAudience) && isEmptyList(c.claims["aud"]):
+			detail = fmt.Sprintf("%v: %s; %s audiences: %s", reason.ErrBadAudience, EmptyAudienceHint, source, allowed)
 		case errors.Is(err, reason.ErrBadAudience):
 			detail = fmt.Sprintf("%v: aud %s holds none of %s audiences (%s)", reason.ErrBadAudience, aud, source, allowed)
 		}

@@ -113,7 +113,7 @@ func (v *Verifier) VerifyTrace(ctx context.Context, token string, t *Trace) (*Id
 		if _, present := c.claims["iss"]; !present {
 			err = fmt.Errorf("%w: no iss claim", reason.ErrUntrustedIssuer)
 		} else {
-			err = fmt.Errorf("%w: iss is not one of the route's issuers", reason.ErrUntrustedIssuer)
+			err = fmt.Errorf("%w: %s", reason.ErrUntrustedIssuer, v.untrustedIssuer(c.claims["iss"]))
 		}
 		t.issuer(v, iss, nil, err)
 		return nil, err

@@ -164,8 +164,10 @@ func parseClaims(s string, p *problems) ClaimRules {
 	var v any
 	err := dec.Decode(&v)
 	if err == nil {
-		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
-			return bad("invalid JSON at character " + strconv.FormatInt(dec.InputOffset()+1, 10) + `: more than one value; write one object such as {"lifetime_subscriber":true}`)
+		end := int(dec.InputOffset())
+		if rest := strings.TrimLeft(s[end:], " \t\r\n"); rest != "" {
+			at := len(s) - len(rest) + 1
+			return bad("invalid JSON at character " + strconv.Itoa(at) + `: more than one value; write one object such as {"lifetime_subscriber":true}`)
 		}
 	}
 	var se *json.SyntaxError

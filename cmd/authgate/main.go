@@ -57,10 +57,34 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// hintError is a usage error that says in one line what to write instead
+// (a positional argument where a flag was meant); it exits 2 without the
+// whole usage text, which would bury the hint.
+type hintError struct{ msg string }
+
+func (e hintError) Error() string { return e.msg }
+
+// synopses are the subcommands' usage lines, for "authgate help CMD" and
+// "authgate CMD -h".
+var synopses = map[string]string{
+	"serve":   "authgate serve [-config FILE]\n\nRun the gateway (also what plain \"authgate\" does).",
+	"check":   "authgate check [-config FILE]\n\nLoad and validate the configuration, report every problem with its file and line,\nand print the resolved routes; exit 0 if it is valid, 1 if not.",
+	"demo":    "authgate demo [-listen ADDR] [-admin-listen ADDR]\n\nSelf-contained demo: a local issuer, an echo upstream and the gateway.",
+	"explain": "authgate explain [-config FILE] (-route NAME | -request \"METHOD URL\") [-json] [TOKEN|-]\n\nSay step by step whether the gateway would let this token through, and why;\nexit 0 if it would, 1 if not.",
+	"version": "authgate version\n\nPrint version, commit and Go version.",
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "-h" || a == "-help" || a == "--help":
+			cmd, args = "help", args[1:]
+		case a == "-version" || a == "--version":
+			cmd, args = "version", args[1:]
+		case len(a) == 0 || a[0] != '-':
+			cmd, args = a, args[1:]
+		}
 	}
 	var err error
 	switch cmd {
@@ -74,12 +98,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = explain(ctx, args, stdout, stderr)
 	case "version":
 		printVersion(stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "help":
+		err = help(ctx, args, stdout)
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
 	var ue usageError
+	var he hintError
 	var es exitStatus
 	switch {
 	case err == nil:
@@ -88,6 +113,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return int(es)
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &he):
+		fmt.Fprintf(stderr, "authgate: %s\n", he.msg)
+		return exitUsage
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "authgate: %s\n\n%s", ue.msg, usage)
 		return exitUsage
@@ -97,10 +125,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// help prints the usage, or with a command name that command's, to w.
+func help(ctx context.Context, args []string, w io.Writer) error {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(w, usage)
+		return nil
+	case len(args) > 1:
+		return usageError{"help: give at most one command"}
+	case synopses[args[0]] == "":
+		return usageError{fmt.Sprintf("help: unknown command %q", args[0])}
+	case args[0] == "version":
+		fmt.Fprintf(w, "Usage: %s\n", synopses["version"])
+		return nil
+	}
+	// The command prints its own usage, flags included, for -h.
+	if code := run(ctx, []string{args[0], "-h"}, w, w); code != exitOK {
+		return exitStatus(code)
+	}
+	return nil
+}
+
 // parseFlags parses a subcommand's flags; bad flags and stray arguments
-// are usage errors.
+// are usage errors. -h prints the command's usage and flags.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
+	setUsage(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -108,9 +158,26 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+		msg := fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		if fs.Lookup("config") != nil {
+			// The likeliest intent: "authgate check config.yaml".
+			msg += fmt.Sprintf("; to use a configuration file, write: authgate %s -config %s", fs.Name(), fs.Arg(0))
+		} else {
+			msg += "; see: authgate help " + fs.Name()
+		}
+		return hintError{msg}
 	}
 	return nil
+}
+
+// setUsage makes fs print its command's synopsis before its flags.
+func setUsage(fs *flag.FlagSet) {
+	if syn := synopses[fs.Name()]; syn != "" {
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", syn)
+			fs.PrintDefaults()
+		}
+	}
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -119,7 +186,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	load := func() (*config.Config, error) { return config.Resolve(*path, os.LookupEnv) }
+	load := func() (*config.Config, error) { return config.ResolveEnviron(*path, os.Environ()) }
 	cfg, err := load()
 	if err != nil {
 		return err
@@ -151,18 +218,37 @@ func check(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	cfg, err := config.Resolve(*path, os.LookupEnv)
-	if err != nil {
+	// Every problem in one run: what loading finds (decoding, validation)
+	// and what only compiling it as serve would (without starting
+	// anything) finds, such as a secret file that cannot be read.
+	cfg, err := config.Diagnose(*path, os.Environ())
+	if cfg == nil {
 		return err
 	}
-	// Compile it as serve would (without starting anything), so check
-	// catches everything serve would refuse.
-	if _, err := gateway.Build(cfg, nil, gateway.Deps{}); err != nil {
+	err = cfg.LocateMore(err, build(cfg))
+	if err != nil {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(stderr, "warning: "+w)
+		}
 		return err
 	}
 	cfg.Describe(stdout) // includes the warnings
 	fmt.Fprintf(stdout, "\n%s: configuration OK\n", cfg.Source)
 	return nil
+}
+
+// build compiles cfg as serve would, for check. cfg may be one that
+// failed validation: the constructors then refuse it, and their errors
+// repeat what check already reports. Should one of them not expect such a
+// Config and panic, check still reports what loading found.
+func build(cfg *config.Config) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = nil
+		}
+	}()
+	_, err = gateway.Build(cfg, nil, gateway.Deps{})
+	return err
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -120,3 +120,32 @@ func environLookup(environ []string) Env {
 		return v, ok
 	}
 }
+
+// overridePaths maps each field a §2.2 variable overrides to the variable.
+var overridePaths = map[string]string{
+	"server.listen":       "AUTHGATE_LISTEN",
+	"server.admin_listen": varAdminListen,
+	"log.level":           "AUTHGATE_LOG_LEVEL",
+	"log.format":          "AUTHGATE_LOG_FORMAT",
+}
+
+// SetBy names what sets the field at path, for a message that says what to
+// change: the environment variable that set it ("AUTHGATE_LISTEN"), or
+// the field with the variable that would override it ("server.listen (or
+// AUTHGATE_LISTEN)"), or the field alone.
+func (c *Config) SetBy(path string) string {
+	if c.loc != nil {
+		if v, ok := c.loc.vars[path]; ok {
+			return v
+		}
+	}
+	if c.Source == envSource {
+		if v := overridePaths[path]; v != "" {
+			return v
+		}
+	}
+	if v := overridePaths[path]; v != "" {
+		return path + " (or " + v + ")"
+	}
+	return path
+}

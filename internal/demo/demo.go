@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,7 +85,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	return gateway.Serve(ctx, gateway.Options{
+	err = gateway.Serve(ctx, gateway.Options{
 		Config:   cfg,
 		Logger:   o.Logger,
 		LogLevel: o.LogLevel,
@@ -95,6 +96,14 @@ func Run(ctx context.Context, o Options) error {
 			}
 		},
 	})
+	// The demo's addresses come from its flags, not from a file.
+	if le := (*gateway.ListenError)(nil); errors.As(err, &le) {
+		le.Setting = "-listen"
+		if le.Admin {
+			le.Setting = "-admin-listen"
+		}
+	}
+	return err
 }
 
 type demoToken struct{ name, about, token, path string }

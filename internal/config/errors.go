@@ -157,12 +157,18 @@ var _ error = (*FieldError)(nil)
 // the Config Diagnose returned) is placed as Locate places errors, and an
 // error of more at a field that prev already reports, or inside one, is
 // left out as a consequence of that one. The result joins prev's errors and
-// the rest in line order; it is nil when both are.
+// the rest in line order; it is nil when both are. So is one inside a
+// field that loading left out as a repeat (the field a misspelt key was
+// meant to be).
 func (c *Config) LocateMore(prev, more error) error {
 	errs := flatten(prev, nil)
 	var add []*FieldError
+	var blocked []string
+	if c.loc != nil {
+		blocked = c.loc.blocked
+	}
 	for _, e := range flatten(more, c) {
-		if !reportedAt(e, errs) {
+		if !reportedAt(e, errs) && !(e.File != envSource && blockedBy(e.Path, blocked)) {
 			add = append(add, e)
 		}
 	}

@@ -70,6 +70,7 @@ func finish(cfg *Config, env Env, loc *locator, early []*FieldError, blocked []s
 	}
 	fillDefaults(cfg, loc)
 	cfg.loc = loc
+	loc.blocked = blocked
 	errs := early
 	for _, e := range cfg.check() {
 		if !blockedBy(e.Path, blocked) {

@@ -69,6 +69,9 @@ func TestBinaryHelpAndVersion(t *testing.T) {
 
 // Regression: "authgate check config.yaml" printed the whole usage text,
 // which buried the one thing to change.
+//
+// A bad flag is one line too, rather than the flag package's usage and then
+// the whole usage again.
 func TestBinaryPositionalArgument(t *testing.T) {
 	tests := []struct {
 		name string
@@ -78,6 +81,8 @@ func TestBinaryPositionalArgument(t *testing.T) {
 		{"check", []string{"check", "config.yaml"}, `authgate: check: unexpected argument "config.yaml"; to use a configuration file, write: authgate check -config config.yaml` + "\n"},
 		{"serve", []string{"serve", "config.yaml"}, `authgate: serve: unexpected argument "config.yaml"; to use a configuration file, write: authgate serve -config config.yaml` + "\n"},
 		{"demo", []string{"demo", "now"}, `authgate: demo: unexpected argument "now"; see: authgate help demo` + "\n"},
+		{"unknown flag", []string{"check", "-x"}, "authgate: check: flag provided but not defined: -x; see: authgate help check\n"},
+		{"flag without its value", []string{"check", "-config"}, "authgate: check: flag needs an argument: -config; see: authgate help check\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -150,13 +151,19 @@ func help(ctx context.Context, args []string, w io.Writer) error {
 // parseFlags parses a subcommand's flags; bad flags and stray arguments
 // are usage errors. -h prints the command's usage and flags.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(stderr)
+	// The flag package prints its error and the whole usage; a bad flag
+	// is said in one line instead, and the usage kept for -h.
+	var out bytes.Buffer
+	fs.SetOutput(&out)
 	setUsage(fs)
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			_, _ = out.WriteTo(stderr)
 			return err
 		}
-		return usageError{err.Error()}
+		return hintError{fmt.Sprintf("%s: %v; see: authgate help %s", fs.Name(), err, fs.Name())}
 	}
 	if fs.NArg() > 0 {
 		msg := fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))

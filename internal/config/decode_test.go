@@ -147,6 +147,12 @@ routes: { name: a }
 			want: []string{"t.yaml:4: did not find expected '-' indicator — is the line indented like its siblings?"},
 		},
 		{
+			// Not a tab: the hint must not blame a tab further down.
+			name: "a character that cannot start a token, tabs elsewhere",
+			yaml: "server:\n  realm: @x\n\tlisten: y\n",
+			want: []string{"t.yaml:2: found character that cannot start any token"},
+		},
+		{
 			name: "other syntax errors keep the library's words",
 			yaml: "a: 'x\n",
 			want: []string{"t.yaml:2: found unexpected end of stream"},

@@ -20,17 +20,21 @@ const (
 func syntaxHint(data []byte, line int, msg string) (int, string) {
 	lines := strings.Split(string(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))), "\n")
 	switch {
-	case strings.Contains(msg, "tab character"), msg == "found character that cannot start any token":
-		// The library reports a tab at the line before it, sometimes; the
+	case msg == "found character that cannot start any token":
+		// A tab where indentation is expected, or another character
+		// (@, `) at the start of a value: only the first is a tab problem.
+		if line > 0 && line <= len(lines) && tabIndented(lines[line-1]) {
+			return line, hintTab
+		}
+	case strings.Contains(msg, "tab character"):
+		// The library sometimes reports a tab at the line before it; the
 		// first line from there indented with a tab is the one to fix.
 		for i := max(line-1, 0); i < len(lines); i++ {
-			if indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]; strings.Contains(indent, "\t") {
+			if tabIndented(lines[i]) {
 				return i + 1, hintTab
 			}
 		}
-		if strings.Contains(msg, "tab character") {
-			return line, hintTab
-		}
+		return line, hintTab
 	case strings.HasPrefix(msg, "mapping values are not allowed"):
 		// Its line is the offending one; none means the first.
 		return max(line, 1), "mapping values are not allowed here" + hintIndent
@@ -42,6 +46,11 @@ func syntaxHint(data []byte, line int, msg string) (int, string) {
 		return line, msg + hintIndent
 	}
 	return line, msg
+}
+
+// tabIndented reports whether the indentation of l holds a tab.
+func tabIndented(l string) bool {
+	return strings.Contains(l[:len(l)-len(strings.TrimLeft(l, " \t"))], "\t")
 }
 
 // misindented returns the 1-based number of the first line at or after

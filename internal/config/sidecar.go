@@ -185,3 +185,26 @@ func parseClaims(s string, p *problems) ClaimRules {
 	}
 	return ClaimRules(obj)
 }
+
+// hasHeaderFold reports whether m has a key equal to name under case
+// folding, as header names compare.
+func hasHeaderFold(m map[string]string, name string) bool {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// trimList trims spaces around list items and drops empty ones; a list with
+// no items left is nil (unset).
+func trimList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

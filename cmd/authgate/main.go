@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/demo"
@@ -57,10 +59,34 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// hintError is a usage error that says in one line what to write instead
+// (a positional argument where a flag was meant); it exits 2 without the
+// whole usage text, which would bury the hint.
+type hintError struct{ msg string }
+
+func (e hintError) Error() string { return e.msg }
+
+// synopses are the subcommands' usage lines, for "authgate help CMD" and
+// "authgate CMD -h".
+var synopses = map[string]string{
+	"serve":   "authgate serve [-config FILE]\n\nRun the gateway (also what plain \"authgate\" does).",
+	"check":   "authgate check [-config FILE]\n\nLoad and validate the configuration, report every problem with its file and line,\nand print the resolved routes; exit 0 if it is valid, 1 if not.",
+	"demo":    "authgate demo [-listen ADDR] [-admin-listen ADDR]\n\nSelf-contained demo: a local issuer, an echo upstream and the gateway.",
+	"explain": "authgate explain [-config FILE] (-route NAME | -request \"METHOD URL\") [-json] [TOKEN|-]\n\nSay step by step whether the gateway would let this token through, and why;\nexit 0 if it would, 1 if not.",
+	"version": "authgate version\n\nPrint version, commit and Go version.",
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "-h" || a == "-help" || a == "--help":
+			cmd, args = "help", args[1:]
+		case a == "-version" || a == "--version":
+			cmd, args = "version", args[1:]
+		case len(a) == 0 || a[0] != '-':
+			cmd, args = a, args[1:]
+		}
 	}
 	var err error
 	switch cmd {
@@ -74,12 +100,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = explain(ctx, args, stdout, stderr)
 	case "version":
 		printVersion(stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "help":
+		err = help(ctx, args, stdout)
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
 	var ue usageError
+	var he hintError
 	var es exitStatus
 	switch {
 	case err == nil:
@@ -88,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return int(es)
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &he):
+		fmt.Fprintf(stderr, "authgate: %s\n", he.msg)
+		return exitUsage
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "authgate: %s\n\n%s", ue.msg, usage)
 		return exitUsage
@@ -97,20 +127,65 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// parseFlags parses a subcommand's flags; bad flags and stray arguments
-// are usage errors.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+// help prints the usage, or with a command name that command's, to w.
+func help(ctx context.Context, args []string, w io.Writer) error {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(w, usage)
+		return nil
+	case len(args) > 1:
+		return usageError{"help: give at most one command"}
+	case synopses[args[0]] == "":
+		return usageError{fmt.Sprintf("help: unknown command %q", args[0])}
+	case args[0] == "version":
+		fmt.Fprintf(w, "Usage: %s\n", synopses["version"])
+		return nil
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	// The command prints its own usage, flags included, for -h.
+	if code := run(ctx, []string{args[0], "-h"}, w, w); code != exitOK {
+		return exitStatus(code)
 	}
 	return nil
+}
+
+// parseFlags parses a subcommand's flags; bad flags and stray arguments
+// are usage errors. -h prints the command's usage and flags.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	// The flag package prints its error and the whole usage; a bad flag
+	// is said in one line instead, and the usage kept for -h.
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	setUsage(fs)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			_, _ = out.WriteTo(stderr)
+			return err
+		}
+		return hintError{fmt.Sprintf("%s: %v; see: authgate help %s", fs.Name(), err, fs.Name())}
+	}
+	if fs.NArg() > 0 {
+		msg := fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		if fs.Lookup("config") != nil {
+			// The likeliest intent: "authgate check config.yaml".
+			msg += fmt.Sprintf("; to use a configuration file, write: authgate %s -config %s", fs.Name(), fs.Arg(0))
+		} else {
+			msg += "; see: authgate help " + fs.Name()
+		}
+		return hintError{msg}
+	}
+	return nil
+}
+
+// setUsage makes fs print its command's synopsis before its flags.
+func setUsage(fs *flag.FlagSet) {
+	if syn := synopses[fs.Name()]; syn != "" {
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", syn)
+			fs.PrintDefaults()
+		}
+	}
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -119,7 +194,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	load := func() (*config.Config, error) { return config.Resolve(*path, os.LookupEnv) }
+	load := func() (*config.Config, error) { return config.ResolveEnviron(*path, os.Environ()) }
 	cfg, err := load()
 	if err != nil {
 		return err
@@ -151,18 +226,68 @@ func check(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	cfg, err := config.Resolve(*path, os.LookupEnv)
-	if err != nil {
+	// Every problem in one run: what loading finds (decoding, validation)
+	// and what only compiling it as serve would (without starting
+	// anything) finds, such as a secret file that cannot be read.
+	cfg, err := config.Diagnose(*path, os.Environ())
+	if cfg == nil {
 		return err
 	}
-	// Compile it as serve would (without starting anything), so check
-	// catches everything serve would refuse.
-	if _, err := gateway.Build(cfg, nil, gateway.Deps{}); err != nil {
+	err = cfg.LocateMore(err, build(cfg))
+	if err != nil {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(stderr, "warning: "+w)
+		}
 		return err
 	}
 	cfg.Describe(stdout) // includes the warnings
 	fmt.Fprintf(stdout, "\n%s: configuration OK\n", cfg.Source)
 	return nil
+}
+
+// build compiles cfg as serve would, for check. cfg may be one that
+// failed validation: the constructors then refuse it, and their errors
+// repeat what check already reports (LocateMore leaves those out). Build
+// stops at its first error, and builds the issuers first, so the
+// credentials, whose secrets only Build reads, are also built on their
+// own. Should a constructor not expect an invalid Config and panic, check
+// still reports what loading found.
+func build(cfg *config.Config) error {
+	errs := []error{buildOnce(cfg)}
+	alone := *cfg
+	alone.Issuers, alone.Routes = nil, nil
+	if len(alone.Credentials) > 0 {
+		// Only the credentials' own errors: without routes, the
+		// proxy's "no routes" would be this copy's, not the file's.
+		for _, e := range unjoin(buildOnce(&alone)) {
+			var fe *config.FieldError
+			if errors.As(e, &fe) && strings.HasPrefix(fe.Path, "credentials[") {
+				errs = append(errs, e)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func buildOnce(cfg *config.Config) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = nil
+		}
+	}()
+	_, err = gateway.Build(cfg, nil, gateway.Deps{})
+	return err
+}
+
+// unjoin returns the errors an errors.Join holds, or err itself.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -15,11 +15,25 @@ import (
 	"github.com/authgate/authgate/internal/field"
 )
 
+// decoded is what decodeFile makes of a file that is valid YAML: the
+// Config as far as it could be decoded, the errors found on the way (each
+// with the file and line), and the field paths validation must not report
+// again (see blockedBy).
+type decoded struct {
+	cfg     *Config
+	loc     *locator
+	errs    []*FieldError
+	blocked []string
+}
+
 // decodeFile turns the YAML in data into a Config: syntax check, ${NAME}
 // expansion, the strict shape check that records every field's line, then
-// the decode itself. Every error it returns carries the file name and, where
-// the YAML library can tell, the line.
-func decodeFile(name string, data []byte, env Env) (*Config, *locator, error) {
+// the decode itself. A syntax error is returned as err, and nothing else
+// can be known; every other problem is in decoded.errs, the Config decoded
+// around it, so that validation can still report the rest of the file in
+// the same run. Every error carries the file name and, where the YAML
+// library can tell, the line.
+func decodeFile(name string, data []byte, env Env) (*decoded, error) {
 	loc := newLocator(name)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -27,16 +41,16 @@ func decodeFile(name string, data []byte, env Env) (*Config, *locator, error) {
 		if errors.Is(err, io.EOF) {
 			// An empty file is a valid, empty configuration; validation
 			// then says what is missing.
-			return &Config{}, loc, nil
+			return &decoded{cfg: &Config{}, loc: loc}, nil
 		}
-		return nil, nil, yamlError(name, err)
+		return nil, yamlError(name, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, nil, yamlError(name, err)
+			return nil, yamlError(name, data, err)
 		}
-		return nil, nil, &FieldError{File: name, Line: extra.Line, Msg: "only one YAML document is allowed"}
+		return nil, &FieldError{File: name, Line: extra.Line, Msg: "only one YAML document is allowed"}
 	}
 	root := &doc
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
@@ -45,19 +59,38 @@ func decodeFile(name string, data []byte, env Env) (*Config, *locator, error) {
 
 	p := &problems{loc: loc}
 	expandTree(root, "", env, p, name)
-	if len(p.errs) > 0 {
-		return nil, nil, joinSorted(p.errs)
-	}
 	sc := &shapeChecker{loc: loc, p: p, budget: maxShapeNodes}
 	sc.check(root, configType, "", false)
-	if len(p.errs) > 0 {
-		return nil, nil, joinSorted(p.errs)
+	d := &decoded{cfg: &Config{}, loc: loc, errs: p.errs, blocked: sc.blocked}
+	for _, e := range p.errs {
+		d.blocked = append(d.blocked, e.Path)
 	}
-	var cfg Config
-	if err := root.Decode(&cfg); err != nil {
-		return nil, nil, yamlError(name, err)
+	if root.Kind != yaml.MappingNode || sc.budget <= 0 {
+		return d, nil // nothing more can be decoded
 	}
-	return &cfg, loc, nil
+	// The shape check has reported every value of the wrong kind with its
+	// path; the decoder skips those (and unknown keys) and fills the rest,
+	// so its own error repeats what is already reported.
+	if err := root.Decode(d.cfg); err != nil && len(p.errs) == 0 {
+		d.errs = append(d.errs, yamlErrors(name, data, err)...)
+	}
+	return d, nil
+}
+
+// blockedBy reports whether path is one of blocked or lies inside one:
+// a field whose value the decoder could not take, or a field an unknown key
+// was probably meant to be. Validation's findings there would only repeat
+// the decoder's ("must be positive" for a duration that did not parse).
+func blockedBy(path string, blocked []string) bool {
+	for _, b := range blocked {
+		switch {
+		case b == "", path == b:
+			return true
+		case strings.HasPrefix(path, b) && (path[len(b)] == '.' || path[len(b)] == '['):
+			return true
+		}
+	}
+	return false
 }
 
 // lineMsg matches the "line N: msg" form the YAML library uses, with or
@@ -83,8 +116,15 @@ var parserProblems = map[string]bool{
 }
 
 // yamlError converts an error of the YAML library into FieldErrors in the
-// "file:line: msg" form.
-func yamlError(name string, err error) error {
+// "file:line: msg" form, joined.
+func yamlError(name string, data []byte, err error) error {
+	return joinSorted(yamlErrors(name, data, err))
+}
+
+// yamlErrors converts an error of the YAML library into FieldErrors in the
+// "file:line: msg" form, with a hint where the message is really about
+// indentation or tabs (see syntaxHint).
+func yamlErrors(name string, data []byte, err error) []*FieldError {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
 	if errors.As(err, &te) {
@@ -102,9 +142,12 @@ func yamlError(name string, err error) error {
 		} else if parserProblems[fe.Msg] {
 			fe.Line = 1
 		}
+		if te == nil {
+			fe.Line, fe.Msg = syntaxHint(data, fe.Line, fe.Msg)
+		}
 		out = append(out, fe)
 	}
-	return joinSorted(out)
+	return out
 }
 
 // expandTree replaces ${NAME} in every scalar value (never in keys) below n.

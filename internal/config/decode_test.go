@@ -29,17 +29,17 @@ func TestDecodeErrors(t *testing.T) {
 		{
 			name: "block mapping error",
 			yaml: "server:\n  listen: x\n realm: y\n",
-			want: []string{"t.yaml:3: did not find expected key"},
+			want: []string{"t.yaml:3: did not find expected key — is the line indented like its siblings?"},
 		},
 		{
 			name: "tab indentation",
 			yaml: "server:\n\tlisten: \":8080\"\n",
-			want: []string{"t.yaml:2: found character that cannot start any token"},
+			want: []string{"t.yaml:2: found a tab character; YAML indents with spaces only"},
 		},
 		{
 			name: "unknown key with line and path",
 			yaml: "server:\n  listen: \":8080\"\n  listn: \":9000\"\n",
-			want: []string{"t.yaml:3: server.listn: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, pprof, read_header_timeout, realm, shutdown_timeout, tls)"},
+			want: []string{"t.yaml:3: server.listn: unknown field; did you mean listen?", "t.yaml: routes: at least one route is required"},
 		},
 		{
 			name: "unknown keys deep in a list",
@@ -52,15 +52,15 @@ func TestDecodeErrors(t *testing.T) {
 toplevel: 1
 `,
 			want: []string{
-				"t.yaml:9: routes[1].upstream.timeout_ms: unknown field (valid: credentials, preserve_host, strip_prefix, timeout, url)",
-				"t.yaml:10: routes[1].auth.scope: unknown field (valid: any_scopes, audiences, claims, issuers, mode, scopes)",
+				"t.yaml:9: routes[1].upstream.timeout_ms: unknown field; did you mean timeout?",
+				"t.yaml:10: routes[1].auth.scope: unknown field; did you mean scopes?",
 				"t.yaml:11: toplevel: unknown field (valid: cors, credentials, defaults, issuers, log, routes, server)",
 			},
 		},
 		{
 			name: "duplicate keys",
 			yaml: "log:\n  level: info\n  level: debug\n",
-			want: []string{"t.yaml:3: log.level: duplicate key (first at line 2)"},
+			want: []string{"t.yaml:3: log.level: duplicate key (first at line 2)", "t.yaml: routes: at least one route is required"},
 		},
 		{
 			name: "bad durations",
@@ -73,6 +73,7 @@ toplevel: 1
 				`t.yaml:2: server.idle_timeout: invalid duration "30x": use Go syntax such as "30s" or "15m"`,
 				`t.yaml:3: server.read_header_timeout: invalid duration "30": use Go syntax such as "30s" or "15m"`,
 				"t.yaml:4: server.shutdown_timeout: must be a duration, got a list",
+				"t.yaml: routes: at least one route is required",
 			},
 		},
 		{
@@ -121,13 +122,70 @@ routes: { name: a }
 			want: []string{
 				`t.yaml:2: server.realm: unterminated "${" (write "$$" for a literal "$")`,
 				`t.yaml:3: server.listen: invalid environment variable name "1X" in ${...}`,
+				"t.yaml: routes: at least one route is required",
 			},
 		},
 		{
 			name: "variables are not expanded in keys",
 			yaml: "server:\n  ${KEY}: x\n",
 			env:  map[string]string{"KEY": "realm"},
-			want: []string{"t.yaml:2: server[\"${KEY}\"]: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, pprof, read_header_timeout, realm, shutdown_timeout, tls)"},
+			want: []string{"t.yaml:2: server[\"${KEY}\"]: unknown field (valid: admin_listen, idle_timeout, listen, max_header_bytes, pprof, read_header_timeout, realm, shutdown_timeout, tls)", "t.yaml: routes: at least one route is required"},
+		},
+		{
+			name: "tab after a line indented with spaces",
+			yaml: "server:\n  listen: x\n\trealm: y\n",
+			want: []string{"t.yaml:3: found a tab character; YAML indents with spaces only"},
+		},
+		{
+			name: "key indented deeper than its siblings",
+			yaml: "server:\n  listen: x\n    realm: y\n",
+			want: []string{"t.yaml:3: mapping values are not allowed here — is the line indented like its siblings?"},
+		},
+		{
+			name: "key of a list item indented less than its siblings",
+			yaml: "issuers:\n  - name: a\n    issuer: x\n   audiences: [a]\n",
+			want: []string{"t.yaml:4: did not find expected '-' indicator — is the line indented like its siblings?"},
+		},
+		{
+			// Not a tab: the hint must not blame a tab further down.
+			name: "a character that cannot start a token, tabs elsewhere",
+			yaml: "server:\n  realm: @x\n\tlisten: y\n",
+			want: []string{"t.yaml:2: found character that cannot start any token"},
+		},
+		{
+			name: "other syntax errors keep the library's words",
+			yaml: "a: 'x\n",
+			want: []string{"t.yaml:2: found unexpected end of stream"},
+		},
+		{
+			// A typo is reported once: not also as the field it was
+			// meant to be, missing.
+			name: "typo of a required field",
+			yaml: `issuers:
+  - name: main
+    issuer: https://idp.example.com
+    audiance: [api]
+routes:
+  - { name: a, match: { path: /a }, upstream: { url: http://api } }
+`,
+			want: []string{"t.yaml:4: issuers[0].audiance: unknown field; did you mean audiences?"},
+		},
+		{
+			name: "every phase in one run",
+			yaml: issuersBlock + `log: { level: loud }
+routes:
+  - name: a
+    match: { path: /a }
+    upstream: { url: "localhost:3000", timeout: soon }
+    auth: { mode: required, scopes: [read] }
+    forwrd: {}
+`,
+			want: []string{
+				"t.yaml:5: log.level: must be debug, info, warn or error",
+				`t.yaml:9: routes[0].upstream.timeout: invalid duration "soon": use Go syntax such as "30s" or "15m"`,
+				"t.yaml:9: routes[0].upstream.url: must be an absolute URL; write http://localhost:3000",
+				"t.yaml:11: routes[0].forwrd: unknown field; did you mean forward?",
+			},
 		},
 	}
 	for _, tt := range tests {

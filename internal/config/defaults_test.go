@@ -148,7 +148,7 @@ routes:
 				"t.yaml:12: defaults.auth.claims.roles: empty list: list at least one value",
 				`t.yaml:14: defaults.forward.headers.Host: header "Host" is managed by the gateway and cannot be set from a claim`,
 				`t.yaml:14: defaults.forward.headers.X-Bad: header "X-Bad": claim selector "/a~2": reference token 1: "~2" is not an escape (use "~0" for "~", "~1" for "/")`,
-				"t.yaml:16: defaults.forward.authorization: must be keep or strip",
+				"t.yaml:16: defaults.forward.authorization: must be keep or strip, got \"drop\"",
 			},
 		},
 		{

@@ -151,3 +151,60 @@ func configPath(path string) string {
 }
 
 var _ error = (*FieldError)(nil)
+
+// LocateMore adds the errors of a later phase to those of Diagnose, for a
+// check that reports everything in one run: more (gateway.Build's, run on
+// the Config Diagnose returned) is placed as Locate places errors, and an
+// error of more at a field that prev already reports, or inside one, is
+// left out as a consequence of that one. The result joins prev's errors and
+// the rest in line order; it is nil when both are. So is one inside a
+// field that loading left out as a repeat (the field a misspelt key was
+// meant to be).
+func (c *Config) LocateMore(prev, more error) error {
+	errs := flatten(prev, nil)
+	var add []*FieldError
+	var blocked []string
+	if c.loc != nil {
+		blocked = c.loc.blocked
+	}
+	for _, e := range flatten(more, c) {
+		if !reportedAt(e, errs) && !(e.File != envSource && blockedBy(e.Path, blocked)) {
+			add = append(add, e)
+		}
+	}
+	return joinSorted(append(errs, add...))
+}
+
+// flatten unwraps a joined error into FieldErrors; a piece that is not one
+// is placed by c.Locate (or, with c nil, kept as a message about the whole).
+func flatten(err error, c *Config) []*FieldError {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*FieldError
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e, c)...)
+		}
+		return out
+	}
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe):
+		return []*FieldError{fe}
+	case c != nil:
+		return flatten(c.Locate(err), nil)
+	}
+	return []*FieldError{{File: "configuration", Msg: err.Error()}}
+}
+
+// reportedAt reports whether one of errs is about e's field or a field e's
+// lies inside, in the same source.
+func reportedAt(e *FieldError, errs []*FieldError) bool {
+	for _, r := range errs {
+		if r.File == e.File && r.Path != "" && blockedBy(e.Path, []string{r.Path}) {
+			return true
+		}
+	}
+	return false
+}

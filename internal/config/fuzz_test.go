@@ -31,3 +31,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSyntaxHint: the indentation reading behind YAML syntax hints never
+// panics, and a line it names is one of the file's.
+func FuzzSyntaxHint(f *testing.F) {
+	f.Add([]byte("issuers:\n  - name: a\n    issuer: x\n   audiences: [a]\n"), 1, "did not find expected '-' indicator")
+	f.Add([]byte("server:\n\tlisten: x\n"), 2, "found character that cannot start any token")
+	f.Add([]byte("a:\n  b: 1\n\t\n"), 2, "found a tab character that violates indentation")
+	f.Add([]byte("a: b: c\n"), 0, "mapping values are not allowed in this context")
+	f.Fuzz(func(t *testing.T, data []byte, line int, msg string) {
+		got, _ := syntaxHint(data, line, msg)
+		if n := strings.Count(string(data), "\n") + 1; got != line && (got < 1 || got > n) {
+			t.Fatalf("line %d of a %d-line file", got, n)
+		}
+	})
+}

@@ -28,6 +28,9 @@ type locator struct {
 	// inherited holds the route field paths whose value was merged in from
 	// the defaults block (see mergeDefaults).
 	inherited map[string]bool
+	// blocked are the fields whose problems are already reported another
+	// way (see blockedBy), for Config.LocateMore.
+	blocked []string
 }
 
 func newLocator(file string) *locator {

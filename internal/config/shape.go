@@ -32,6 +32,10 @@ type shapeChecker struct {
 	loc    *locator
 	p      *problems
 	budget int
+	// blocked are the fields an unknown key was probably meant to be:
+	// validation's findings about them (a required field missing) would
+	// only repeat the typo's error.
+	blocked []string
 }
 
 // check verifies n against type t. merged marks content pulled in by a YAML
@@ -136,8 +140,7 @@ func (sc *shapeChecker) checkStruct(n *yaml.Node, t reflect.Type, path string, m
 		seen[k.Value] = k.Line
 		ft, ok := fields[k.Value]
 		if !ok {
-			sc.p.errs = append(sc.p.errs, &FieldError{File: sc.loc.file, Line: k.Line, Path: kp,
-				Msg: "unknown field (valid: " + strings.Join(sortedKeys(fields), ", ") + ")"})
+			sc.unknownField(k, kp, path, sortedKeys(fields))
 			continue
 		}
 		sc.setLine(kp, k.Line, merged)
@@ -162,6 +165,19 @@ func (sc *shapeChecker) checkMap(n *yaml.Node, t reflect.Type, path string, merg
 		sc.setLine(kp, k.Line, merged)
 		sc.check(v, t.Elem(), kp, merged)
 	}
+}
+
+// unknownField reports the key k (at path kp) that the struct at path does
+// not have. A key near a valid one (a typo) gets "did you mean …?" and
+// that field is recorded, so that validation does not also report it as
+// missing; otherwise the valid keys are listed.
+func (sc *shapeChecker) unknownField(k *yaml.Node, kp, path string, valid []string) {
+	msg := "unknown field (valid: " + strings.Join(valid, ", ") + ")"
+	if s := closest(k.Value, valid); s != "" {
+		msg = "unknown field; did you mean " + s + "?"
+		sc.blocked = append(sc.blocked, field.Key(path, s))
+	}
+	sc.p.errs = append(sc.p.errs, &FieldError{File: sc.loc.file, Line: k.Line, Path: kp, Msg: msg})
 }
 
 // checkMerge handles "<<: *anchor" and "<<: [*a, *b]": the merged mappings

@@ -9,7 +9,8 @@ import (
 	"github.com/authgate/authgate/internal/field"
 )
 
-// check normalises and validates c, sets c.Warnings and returns every error.
+// check normalises and validates c, sets c.Warnings and returns every error,
+// unsorted.
 //
 // The rules of what a value may be are the constructors': check hands each
 // block to the validation of the constructor that will build it (see
@@ -20,7 +21,7 @@ import (
 // written; rules that depend on what the file wrote rather than on the
 // value (an auth rule on a public route, a field set to the zero value its
 // constructor reads as unset).
-func (c *Config) check() error {
+func (c *Config) check() []*FieldError {
 	normalize(c)
 	p := &problems{loc: c.loc}
 	validateServer(c, p)
@@ -29,7 +30,7 @@ func (c *Config) check() error {
 	validateRoutes(c, p)
 	shadowWarnings(c.Routes, p)
 	c.Warnings = renderWarnings(p.warnings)
-	return joinSorted(p.errs)
+	return p.errs
 }
 
 // normalize rewrites fields into the one form the rest of authgate expects.

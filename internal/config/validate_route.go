@@ -172,5 +172,5 @@ func checkAuthorization(v string) error {
 	case authKeep, authStrip:
 		return nil
 	}
-	return errors.New("must be keep or strip")
+	return errors.New("must be keep or strip, got " + field.Quote(v))
 }

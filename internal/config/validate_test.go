@@ -214,7 +214,7 @@ routes:
 `,
 			want: []string{
 				"t.yaml:6: routes[0].upstream.url: scheme must be http or https",
-				"t.yaml:7: routes[1].upstream.url: scheme must be http or https",
+				"t.yaml:7: routes[1].upstream.url: must be an absolute URL; write http://orders:8080",
 				"t.yaml:8: routes[2].upstream.url: must be an absolute URL",
 				"t.yaml:9: routes[3].upstream.url: must not have a query or fragment",
 				"t.yaml:10: routes[4].upstream.url: must not have a query or fragment",
@@ -266,7 +266,7 @@ routes:
 				"t.yaml:9: routes[0].auth.mode: must be required, optional or none",
 				"t.yaml:9: routes[0].auth.scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
 				"t.yaml:9: routes[0].auth.any_scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
-				"t.yaml:10: routes[0].forward.authorization: must be keep or strip",
+				"t.yaml:10: routes[0].forward.authorization: must be keep or strip, got \"drop\"",
 				"t.yaml:14: routes[1].auth.issuers: has no effect with auth mode none",
 				"t.yaml:14: routes[1].auth.scopes: has no effect with auth mode none",
 			},

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -99,7 +100,7 @@ func Run(ctx context.Context, o Options) error {
 	_ = f.Close()
 	defer os.Remove(cfgFile)
 
-	return gateway.Serve(ctx, gateway.Options{
+	err = gateway.Serve(ctx, gateway.Options{
 		Config:   cfg,
 		Logger:   o.Logger,
 		LogLevel: o.LogLevel,
@@ -118,6 +119,14 @@ func Run(ctx context.Context, o Options) error {
 			}
 		},
 	})
+	// The demo's addresses come from its flags, not from a file.
+	if le := (*gateway.ListenError)(nil); errors.As(err, &le) {
+		le.Setting = "-listen"
+		if le.Admin {
+			le.Setting = "-admin-listen"
+		}
+	}
+	return err
 }
 
 // demoToken is a token the intro prints: its name, scopes, what it is

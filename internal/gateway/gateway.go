@@ -133,13 +133,13 @@ func Serve(ctx context.Context, o Options) error {
 	// arrive in the background.
 	mainLn, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
+		return &ListenError{Addr: cfg.Server.Listen, Setting: cfg.SetBy("server.listen"), Err: err}
 	}
 	var adminLn net.Listener
 	if addr := cfg.Server.AdminAddr(); addr != "" {
 		if adminLn, err = net.Listen("tcp", addr); err != nil {
 			mainLn.Close()
-			return fmt.Errorf("admin listen %s: %w", addr, err)
+			return &ListenError{Admin: true, Addr: addr, Setting: cfg.SetBy("server.admin_listen"), Err: err}
 		}
 	}
 	g.swap(rt)

@@ -47,6 +47,8 @@ func TestBinaryHelpAndVersion(t *testing.T) {
 		{"help demo lists its flags", []string{"help", "demo"}, "-admin-listen", "", 0},
 		{"help of an unknown command", []string{"help", "frob"}, "", `help: unknown command "frob"`, 2},
 		{"check -h", []string{"check", "-h"}, "", "Usage: authgate check [-config FILE]", 0},
+		// Regression: help explain printed the flag package's "Usage of explain:".
+		{"help explain", []string{"help", "explain"}, "Usage: authgate explain [-config FILE]", "", 0},
 		{"version", []string{"version"}, "authgate ", "", 0},
 		{"--version", []string{"--version"}, "authgate ", "", 0},
 		{"-version", []string{"-version"}, "authgate ", "", 0},
@@ -82,6 +84,7 @@ func TestBinaryPositionalArgument(t *testing.T) {
 		{"serve", []string{"serve", "config.yaml"}, `authgate: serve: unexpected argument "config.yaml"; to use a configuration file, write: authgate serve -config config.yaml` + "\n"},
 		{"demo", []string{"demo", "now"}, `authgate: demo: unexpected argument "now"; see: authgate help demo` + "\n"},
 		{"unknown flag", []string{"check", "-x"}, "authgate: check: flag provided but not defined: -x; see: authgate help check\n"},
+		{"explain: unknown flag", []string{"explain", "-x"}, "authgate: explain: flag provided but not defined: -x; see: authgate help explain\n"},
 		{"flag without its value", []string{"check", "-config"}, "authgate: check: flag needs an argument: -config; see: authgate help check\n"},
 	}
 	for _, tt := range tests {

@@ -43,15 +43,11 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	route := fs.String("route", "", "explain the token on the route with this name")
 	request := fs.String("request", "", `explain the token on the route this request takes, e.g. "GET https://api.example.com/api/orders"`)
 	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
-	fs.SetOutput(stderr)
 	// Flags may come before or after the token.
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err.Error()}
+		if err := parseOnly(fs, args, stderr); err != nil {
+			return err
 		}
 		if fs.NArg() == 0 {
 			break

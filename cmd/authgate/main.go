@@ -151,8 +151,26 @@ func help(ctx context.Context, args []string, w io.Writer) error {
 // parseFlags parses a subcommand's flags; bad flags and stray arguments
 // are usage errors. -h prints the command's usage and flags.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	// The flag package prints its error and the whole usage; a bad flag
-	// is said in one line instead, and the usage kept for -h.
+	if err := parseOnly(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		msg := fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		if fs.Lookup("config") != nil {
+			// The likeliest intent: "authgate check config.yaml".
+			msg += fmt.Sprintf("; to use a configuration file, write: authgate %s -config %s", fs.Name(), fs.Arg(0))
+		} else {
+			msg += "; see: authgate help " + fs.Name()
+		}
+		return hintError{msg}
+	}
+	return nil
+}
+
+// parseOnly parses fs's flags, leaving positional arguments to the caller.
+// The flag package prints its error and the whole usage; a bad flag is said
+// in one line instead, and the usage kept for -h.
+func parseOnly(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	var out bytes.Buffer
 	fs.SetOutput(&out)
 	setUsage(fs)
@@ -164,16 +182,6 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 			return err
 		}
 		return hintError{fmt.Sprintf("%s: %v; see: authgate help %s", fs.Name(), err, fs.Name())}
-	}
-	if fs.NArg() > 0 {
-		msg := fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-		if fs.Lookup("config") != nil {
-			// The likeliest intent: "authgate check config.yaml".
-			msg += fmt.Sprintf("; to use a configuration file, write: authgate %s -config %s", fs.Name(), fs.Arg(0))
-		} else {
-			msg += "; see: authgate help " + fs.Name()
-		}
-		return hintError{msg}
 	}
 	return nil
 }

@@ -487,3 +487,28 @@ func TestCacheConcurrent(t *testing.T) {
 		t.Errorf("got hits %d, misses %d, entries %d (Len %d)", h, m, e, f.cache.Len())
 	}
 }
+
+// TestCacheStaleKeys: once the issuer's key set is past max_stale, a cached
+// token is refused keys_unavailable like any other, and answered from the
+// cache again when a fresh set holds its key.
+func TestCacheStaleKeys(t *testing.T) {
+	f := newCacheFixture(t, 10, 48*time.Hour)
+	tok := f.token(t, map[string]any{"exp": testNow.Add(48 * time.Hour).Unix()})
+	if _, got := verifyReason(f.v, tok); got != reason.OK {
+		t.Fatalf("before: got %q", got)
+	}
+	f.srv.SetDown(true)
+	f.clk.Advance(jwks.DefaultMaxStale + time.Hour)
+	if _, got := verifyReason(f.v, tok); got != reason.KeysUnavailable {
+		t.Fatalf("stale: got %q, want %q", got, reason.KeysUnavailable)
+	}
+	f.srv.SetDown(false)
+	f.refresh(t)
+	h0, _, _ := f.counts()
+	if _, got := verifyReason(f.v, tok); got != reason.OK {
+		t.Fatalf("after the refresh: got %q", got)
+	}
+	if h, _, _ := f.counts(); h == h0 {
+		t.Error("not answered from the cache after the refresh")
+	}
+}

@@ -80,6 +80,20 @@ func BenchmarkVerifyCacheHit(b *testing.B) {
 				}
 			}
 		})
+		// All cores hitting the cache at once: the 2Q lock's contention.
+		b.Run(bc.name+"-parallel", func(b *testing.B) {
+			ctx := context.Background()
+			b.SetBytes(int64(len(bc.tok)))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := v.Verify(ctx, bc.tok); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
 

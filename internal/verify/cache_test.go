@@ -256,6 +256,8 @@ func TestCacheRouteChecks(t *testing.T) {
 	// a claim the token lacks.
 	rebuilt := mustIssuer(t, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"x"}, RequiredClaims: []string{"exp", "tenant"},
 		Keys: f.keys, Now: f.clk.Now})
+	typed := mustIssuer(t, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"x"}, TokenTypes: []string{"at+jwt"},
+		Keys: f.keys, Now: f.clk.Now})
 	routeX := f.verifier(t, []string{"x"}, f.main)
 	tok := f.token(t, map[string]any{"aud": "x", "nbf": testNow.Unix()})
 	if _, got := verifyReason(routeX, tok); got != reason.OK {
@@ -273,6 +275,7 @@ func TestCacheRouteChecks(t *testing.T) {
 		{"route with audience y", f.verifier(t, []string{"y"}, f.main), 0, reason.BadAudience, true},
 		{"route of another issuer", f.verifier(t, nil, es), 0, reason.UntrustedIssuer, false},
 		{"route of the rebuilt issuer", f.verifier(t, nil, rebuilt), 0, reason.MissingClaim, false},
+		{"route of an issuer rebuilt with token_types", f.verifier(t, nil, typed), 0, reason.BadType, false},
 		{"clock set back before nbf", routeX, -time.Hour, reason.NotYetValid, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

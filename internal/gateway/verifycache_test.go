@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/testkit"
 )
 
@@ -87,4 +88,56 @@ func TestVerifyCacheThroughGateway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyCacheReload: a reload builds a fresh, empty cache (its entries
+// hold the old runtime's issuers), so the token is verified in full once
+// more.
+func TestVerifyCacheReload(t *testing.T) {
+	key := testkit.NewECKey(t, "ec-1")
+	is := testkit.NewIssuer(t, key)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	yaml := fmt.Sprintf(verifyCacheYAML, is.URL, up.URL, "")
+	gw, admin := serveReloadable(t, parseConfig(t, yaml), func() (*config.Config, error) { return parseConfig(t, yaml), nil })
+	waitReady(t, admin)
+	tok := is.Token(t, key, map[string]any{"sub": "alice", "aud": "api"})
+	send := func() {
+		t.Helper()
+		req, _ := http.NewRequest("GET", gw+"/api/x", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("got %d, want 200", resp.StatusCode)
+		}
+	}
+	want := func(step string, miss, hit, entries float64) {
+		t.Helper()
+		families := scrape(t, admin)
+		for _, c := range []struct {
+			family string
+			labels map[string]string
+			want   float64
+		}{
+			{"authgate_verify_cache_requests_total", map[string]string{"result": "miss"}, miss},
+			{"authgate_verify_cache_requests_total", map[string]string{"result": "hit"}, hit},
+			{"authgate_verify_cache_entries", nil, entries},
+		} {
+			if got := sumWhere(families[c.family], c.labels); got != c.want {
+				t.Errorf("%s: %s%v: got %v, want %v", step, c.family, c.labels, got, c.want)
+			}
+		}
+	}
+	send()
+	send()
+	want("before the reload", 1, 1, 1)
+	sighup(t)
+	waitMetric(t, admin, `authgate_config_reloads_total{result="success"} 1`)
+	want("after the reload", 1, 1, 0)
+	send()
+	want("first request after the reload", 2, 1, 1)
 }

@@ -54,7 +54,7 @@ toplevel: 1
 			want: []string{
 				"t.yaml:9: routes[1].upstream.timeout_ms: unknown field; did you mean timeout?",
 				"t.yaml:10: routes[1].auth.scope: unknown field; did you mean scopes?",
-				"t.yaml:11: toplevel: unknown field (valid: cors, credentials, defaults, issuers, log, routes, server)",
+				"t.yaml:11: toplevel: unknown field (valid: cors, credentials, defaults, issuers, log, routes, server, verify_cache)",
 			},
 		},
 		{

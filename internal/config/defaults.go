@@ -121,6 +121,11 @@ func fillDefaults(c *Config, loc *locator) {
 		dur(&cc.RefreshBefore, field.Index("credentials", i)+".client_credentials.refresh_before", defaultRefreshBefore)
 	}
 
+	if c.VerifyCache.Size == 0 && !loc.isSet("verify_cache.size") {
+		c.VerifyCache.Size = verify.DefaultCacheSize
+	}
+	dur(&c.VerifyCache.MaxTTL, "verify_cache.max_ttl", verify.DefaultCacheMaxTTL)
+
 	dropEmptyCORS(c)
 	if c.CORS != nil {
 		dur(&c.CORS.MaxAge, "cors.max_age", defaultCORSMaxAge)

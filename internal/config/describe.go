@@ -40,6 +40,11 @@ func (c *Config) Describe(w io.Writer) {
 		fmt.Fprintln(w, "  admin    disabled")
 	}
 	fmt.Fprintf(w, "  log      level %s, format %s, access log %s\n", c.Log.Level, c.Log.Format, onOff(c.Log.AccessEnabled()))
+	if vc := c.VerifyCache; vc.Size > 0 {
+		fmt.Fprintf(w, "  cache    verified tokens: %d entries, max_ttl %s\n", vc.Size, vc.MaxTTL)
+	} else {
+		fmt.Fprintln(w, "  cache    verified tokens: off")
+	}
 
 	fmt.Fprintf(w, "\nissuers (%d):\n", len(c.Issuers))
 	for _, is := range c.Issuers {

@@ -46,6 +46,13 @@ func (is Issuer) VerifierOptions() verify.IssuerOptions {
 	}
 }
 
+// CacheOptions is the verify_cache block as verify.NewCache takes it; the
+// caller adds the metrics hooks. Its errors' paths are relative to the
+// block (size, max_ttl).
+func (vc VerifyCache) CacheOptions() verify.CacheOptions {
+	return verify.CacheOptions{Size: vc.Size, MaxTTL: vc.MaxTTL}
+}
+
 // Options is the credential as credentials.New takes it; the caller adds
 // what is not configuration (logger, clock, metrics hooks). It must be
 // called only on a client_credentials credential. Its errors' paths are

@@ -14,6 +14,7 @@ type Config struct {
 	Defaults    Defaults     `yaml:"defaults"`
 	CORS        *CORS        `yaml:"cors"`
 	Credentials []Credential `yaml:"credentials"`
+	VerifyCache VerifyCache  `yaml:"verify_cache"`
 	Routes      []Route      `yaml:"routes"`
 
 	// Source names where the configuration came from (a file path, or
@@ -67,6 +68,14 @@ type Log struct {
 
 // AccessEnabled reports whether one access line per request is written.
 func (l Log) AccessEnabled() bool { return l.Access == nil || *l.Access }
+
+// VerifyCache configures the verified-token cache (verify.Cache), one per
+// runtime, shared by every route: a token seen again skips signature
+// verification. verify.CacheOptions says what each field means.
+type VerifyCache struct {
+	Size   int           `yaml:"size"`    // default 10000; 0 turns the cache off
+	MaxTTL time.Duration `yaml:"max_ttl"` // default 5m
+}
 
 // Issuer is one trusted token issuer.
 type Issuer struct {

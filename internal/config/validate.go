@@ -27,6 +27,7 @@ func (c *Config) check() []*FieldError {
 	validateServer(c, p)
 	validateIssuers(c, p)
 	validateCredentials(c, p)
+	p.addErr("verify_cache", c.VerifyCache.CacheOptions().Validate()) // verify.NewCache's rule
 	validateRoutes(c, p)
 	shadowWarnings(c.Routes, p)
 	c.Warnings = renderWarnings(p.warnings)

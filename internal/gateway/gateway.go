@@ -97,6 +97,10 @@ func (g *Gateway) swap(rt *Runtime) {
 	if g.deps.Metrics != nil && rt.metrics != nil {
 		g.deps.Metrics.Retain(rt.metrics)
 	}
+	if g.deps.Metrics != nil {
+		// The new runtime's verified-token cache starts empty.
+		g.deps.Metrics.SetVerifyCacheEntries(rt.verifyCache.Len())
+	}
 }
 
 // Serve runs the gateway until ctx ends or SIGTERM/SIGINT arrives, then

@@ -53,6 +53,11 @@ type Runtime struct {
 	// credentials are the upstream token sources by credential name, each
 	// also a job; a route's proxy.Route.Credential is one of them.
 	credentials map[string]proxy.Credential
+	// verifyCache is the verified-token cache every route's verifier
+	// shares; nil when verify_cache.size is 0. Each Build makes a fresh
+	// one: entries hold the issuers they were verified for, and a reload
+	// rebuilds every issuer, so an old cache could never answer.
+	verifyCache *verify.Cache
 }
 
 // Build compiles cfg with the process's deps. What prev (which may be nil)
@@ -77,6 +82,16 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 		rt.issuers = append(rt.issuers, is)
 		byName[ic.Name] = is
 	}
+
+	vco := cfg.VerifyCache.CacheOptions()
+	if m := deps.Metrics; m != nil {
+		vco.Lookup, vco.Entries = m.VerifyCacheLookup, m.SetVerifyCacheEntries
+	}
+	vc, err := verify.NewCache(vco)
+	if err != nil {
+		return nil, cfg.Locate(field.Prefix("verify_cache", err))
+	}
+	rt.verifyCache = vc
 
 	for i, cr := range cfg.Credentials {
 		c, err := buildCredential(rt, prev, cr, deps)
@@ -294,6 +309,7 @@ func (rt *Runtime) buildRoute(rc config.Route, all []*issuer, byName map[string]
 	if err != nil {
 		return proxy.Route{}, nil, field.Prefix("auth", err)
 	}
+	v = v.WithCache(rt.verifyCache)
 	p, err := policy.New(rc.Auth.Rules())
 	if err != nil {
 		return proxy.Route{}, nil, field.Prefix("auth", err)

@@ -158,8 +158,8 @@ func (m *Metrics) Reloaded(ok bool) {
 	}
 }
 
-// VerifyCacheLookup counts one verified-token cache lookup. Until the cache
-// exists, Routes counts every request that presented a token as a miss.
+// VerifyCacheLookup counts one verified-token cache lookup: hit when the
+// cache answered (verify.CacheOptions.Lookup).
 func (m *Metrics) VerifyCacheLookup(hit bool) {
 	if hit {
 		m.cacheHit.Inc()
@@ -379,11 +379,10 @@ func (m *Metrics) newRouteSeries(r RouteSpec) *routeSeries {
 }
 
 // Observe records one request's Outcome: authgate_requests_total, the
-// request and upstream durations, upstream errors, the authentication
-// decision and, until the verified-token cache exists, one verify-cache
-// miss for every request that presented a token (reason other than
-// public, anonymous and missing). It finds the route by o.RouteIndex: no
-// lookup by name, no allocation.
+// request and upstream durations, upstream errors and the authentication
+// decision. The verified-token cache counts its own lookups
+// (VerifyCacheLookup). It finds the route by o.RouteIndex: no lookup by
+// name, no allocation.
 func (rs *Routes) Observe(o proxy.Outcome) {
 	s := rs.none
 	if o.RouteIndex >= 0 && o.RouteIndex < len(rs.byIndex) {
@@ -440,11 +439,6 @@ func (rs *Routes) Observe(o proxy.Outcome) {
 		(*c).Inc()
 	} else {
 		m.inc(&is.reasons[ri], m.decisions, s.name, is.name, s.name, is.name, result, string(o.Reason))
-	}
-	switch o.Reason {
-	case reason.Public, reason.Anonymous, reason.Missing:
-	default:
-		m.cacheMiss.Inc()
 	}
 }
 

@@ -1,7 +1,10 @@
 package verify
 
 // Identity is the outcome of a successful verification: the issuer that
-// vouched for the token and the verified payload.
+// vouched for the token and the verified payload. It is immutable: the
+// verified-token cache (Cache) hands the same Identity to every request
+// that presents the token, so callers must not modify it, its Claims (nor
+// any value nested in them), its Payload or its Scopes.
 type Identity struct {
 	// Issuer is the configured name of the issuer (not its iss URL); it is a
 	// bounded value, safe as a metric label.

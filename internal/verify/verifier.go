@@ -18,6 +18,7 @@ import (
 type Verifier struct {
 	byIss     map[string]*Issuer // keyed by the exact iss string
 	audiences set                // route override; nil: each issuer's own
+	cache     *Cache             // nil: none
 }
 
 // New builds a verifier over issuers (at least one; see ValidateRoute for
@@ -48,6 +49,17 @@ func New(issuers []*Issuer, audiences []string) (*Verifier, error) {
 		v.audiences = toSet(audiences, nil)
 	}
 	return v, nil
+}
+
+// WithCache returns a verifier like v whose Verify consults c, the
+// verified-token cache, which may be shared by the verifiers of many
+// routes: a token another route verified skips signature verification
+// here, and still meets this route's issuers, audiences and claim checks.
+// c nil: no cache. VerifyTrace with a trace never consults it.
+func (v *Verifier) WithCache(c *Cache) *Verifier {
+	w := *v
+	w.cache = c
+	return &w
 }
 
 // ValidateRoute reports what New would refuse in the settings of a route
@@ -86,6 +98,11 @@ func ValidateRoute(issuers []IssuerOptions, audiences []string) error {
 //
 // Errors wrap exactly one reason sentinel; once the issuer is known the error
 // is an *Error carrying its name. No error text quotes the token.
+//
+// With a cache (WithCache), a token seen before may be answered from it
+// (see Cache): then the Identity is the one cached, shared with every other
+// request that presents the token, and callers must not modify it or
+// anything it refers to (Claims, Payload, Scopes).
 func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) {
 	return v.VerifyTrace(ctx, token, nil)
 }
@@ -99,13 +116,33 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) 
 // refetch for an unknown kid. With t nil it is Verify: every recording call
 // is a method on a possibly nil *Trace that returns at once when it is nil,
 // and formats nothing before that check, so the request path pays no
-// allocation for it.
+// allocation for it. With t non-nil the cache is never consulted, nor
+// filled: explain always shows the full verification.
 func (v *Verifier) VerifyTrace(ctx context.Context, token string, t *Trace) (*Identity, error) {
+	if t == nil && v.cache != nil {
+		return v.cache.verify(ctx, v, token)
+	}
+	id, _, err := v.verifyToken(ctx, token, t)
+	return id, err
+}
+
+// proof is what a successful verification established besides the
+// Identity, for the cache to admit the token: the issuer, the key that
+// verified the signature with the set it came from, and the parsed token.
+type proof struct {
+	issuer *Issuer
+	key    jwks.Key
+	set    *jwks.Set
+	c      *compact
+}
+
+// verifyToken is VerifyTrace without the cache: steps 2–6 in full.
+func (v *Verifier) verifyToken(ctx context.Context, token string, t *Trace) (*Identity, proof, error) {
 	t.prepare(ctx, v)
 	c, err := parseCompact(token)
 	t.format(token, c, err)
 	if err != nil {
-		return nil, err
+		return nil, proof{}, err
 	}
 	iss, _ := c.claims["iss"].(string)
 	is, ok := v.byIss[iss]
@@ -116,26 +153,26 @@ func (v *Verifier) VerifyTrace(ctx context.Context, token string, t *Trace) (*Id
 			err = fmt.Errorf("%w: %s", reason.ErrUntrustedIssuer, v.untrustedIssuer(c.claims["iss"]))
 		}
 		t.issuer(v, iss, nil, err)
-		return nil, err
+		return nil, proof{}, err
 	}
 	t.issuer(v, iss, is, nil)
-	id, err := v.verify(ctx, is, c, t)
+	id, p, err := v.verify(ctx, is, c, t)
 	if err != nil {
-		return nil, &Error{Issuer: is.opts.Name, Err: err}
+		return nil, proof{}, &Error{Issuer: is.opts.Name, Err: err}
 	}
-	return id, nil
+	return id, p, nil
 }
 
 // verify runs steps 4–6 for the selected issuer. With a trace, the claim
 // checks of step 6 also run after an earlier failure, for information only
 // (Trace marks them); the result is the first failure all the same.
-func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact, t *Trace) (*Identity, error) {
+func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact, t *Trace) (*Identity, proof, error) {
 	alg, ok := is.algs[c.header.alg]
 	if !ok {
 		err := fmt.Errorf("%w: header alg is not in the issuer's algorithms", reason.ErrAlgNotAllowed)
 		t.algorithm(is, c.header.alg, err)
 		t.rest(v, is, c)
-		return nil, err
+		return nil, proof{}, err
 	}
 	t.algorithm(is, c.header.alg, nil)
 	// RFC 7515 §4.1.11: a recipient must reject a crit it does not
@@ -144,17 +181,17 @@ func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact, t *Trace)
 		err := fmt.Errorf("%w: crit header present", reason.ErrMalformed)
 		t.crit(err)
 		t.rest(v, is, c)
-		return nil, err
+		return nil, proof{}, err
 	}
 	t.crit(nil)
 
-	keyID, err := verifySignature(ctx, is, alg, c, t)
+	key, set, err := verifySignature(ctx, is, alg, c, t)
 	if err != nil {
 		t.rest(v, is, c)
-		return nil, err
+		return nil, proof{}, err
 	}
 	if err := v.checkClaims(is, c, t); err != nil {
-		return nil, err
+		return nil, proof{}, err
 	}
 
 	sub, _ := c.claims["sub"].(string)
@@ -164,8 +201,8 @@ func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact, t *Trace)
 		Claims:  c.claims,
 		Payload: c.payload,
 		Scopes:  scopes(c.claims, is.opts.ScopeClaims),
-		KeyID:   keyID,
-	}, nil
+		KeyID:   key.KID,
+	}, proof{issuer: is, key: key, set: set, c: c}, nil
 }
 
 // claimCheck is one of the step-6 checks that follow the signature.
@@ -186,7 +223,12 @@ const (
 // at the first failure; with one it runs them all so that explain can show
 // each, and still returns the first failure.
 func (v *Verifier) checkClaims(is *Issuer, c *compact, t *Trace) error {
-	now := is.opts.Now()
+	return v.checkClaimsAt(is, c, t, is.opts.Now())
+}
+
+// checkClaimsAt is checkClaims at now, for a cache hit that read the clock
+// already.
+func (v *Verifier) checkClaimsAt(is *Issuer, c *compact, t *Trace, now time.Time) error {
 	var first error
 	for k := range numClaimChecks {
 		err := v.checkClaim(k, is, c, now)
@@ -237,21 +279,21 @@ func (v *Verifier) allowedAudiences(is *Issuer) set {
 }
 
 // verifySignature runs steps 5 and 6 (signature): it finds the candidate
-// keys and returns the kid of the one that verifies. Keys come only from the
+// keys and returns the one that verifies, with the set it came from. Keys come only from the
 // issuer's set; jku, jwk, x5u and x5c in the header are never consulted.
 //
 // The check is jwx's per-algorithm jws.Verifier over the exact signing input
 // parseCompact split off, rather than jws.Verify: that would parse the token
 // a second time and could read it differently (RFC 7797 "b64":false changes
 // what is signed), so the bytes verified could differ from the claims used.
-func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact, t *Trace) (string, error) {
+func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact, t *Trace) (jwks.Key, *jwks.Set, error) {
 	// Candidates filters by kid, alg and key type (an ES384 token never
 	// meets a P-256 key), so every candidate is fit for alg.
 	keys, err := is.opts.Keys.Keys()
 	if err != nil {
 		err = keysUnavailable(err)
 		t.key(c.header.kid, alg.alg, nil, false, err)
-		return "", err
+		return jwks.Key{}, nil, err
 	}
 	input := []byte(c.signingInput)
 	kid := c.header.kid
@@ -266,7 +308,7 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact,
 		if keys, err = is.opts.Keys.RefreshForKID(ctx, kid); err != nil {
 			err = keysUnavailable(err)
 			t.key(kid, alg.alg, nil, refetched, err)
-			return "", err
+			return jwks.Key{}, nil, err
 		}
 		cands = keys.Candidates(kid, alg.alg)
 	}
@@ -274,18 +316,18 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact,
 		// A present kid never falls back to other keys (CONTRACT §3.3 step 5).
 		err := fmt.Errorf("%w: no key in the issuer's set for kid %q and this algorithm", reason.ErrUnknownKey, logKID(kid))
 		t.key(kid, alg.alg, nil, refetched, err)
-		return "", err
+		return jwks.Key{}, nil, err
 	}
 	t.key(kid, alg.alg, cands, refetched, nil)
 	for i := range cands {
 		if alg.verifier.Verify(cands[i].Public, input, c.signature) == nil {
 			t.signature(&cands[i], len(cands), nil)
-			return cands[i].KID, nil
+			return cands[i], keys, nil
 		}
 	}
 	err = fmt.Errorf("%w: no candidate key verifies the signature", reason.ErrBadSignature)
 	t.signature(nil, len(cands), err)
-	return "", err
+	return jwks.Key{}, nil, err
 }
 
 // maxLoggedKID bounds how much of a kid an error quotes: the kid is the

@@ -68,21 +68,28 @@ func check(bin, cfg string) error {
 	return fmt.Errorf("authgate check: %s (%v)", msg, err)
 }
 
-// scrapeCodes sums authgate_requests_total by status code from the admin
-// listener's /metrics, the gateway's own exact count of what it answered.
-func scrapeCodes(admin string) (map[int]int64, error) {
+// snapshot is what the bench reads from the gateway's /metrics: answers by
+// status code (authgate_requests_total summed over routes and methods, the
+// gateway's own exact count) and verified-token cache lookups.
+type snapshot struct {
+	codes         map[int]int64
+	hits, lookups int64
+}
+
+// scrape reads a snapshot from the admin listener.
+func scrape(admin string) (snapshot, error) {
 	resp, err := http.Get("http://" + admin + "/metrics")
 	if err != nil {
-		return nil, err
+		return snapshot{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return snapshot{}, err
 	}
-	codes := map[int]int64{}
+	snap := snapshot{codes: map[int]int64{}}
 	for line := range strings.Lines(string(body)) {
-		rest, ok := strings.CutPrefix(line, "authgate_requests_total{")
+		name, rest, ok := strings.Cut(line, "{")
 		if !ok {
 			continue
 		}
@@ -90,16 +97,32 @@ func scrapeCodes(admin string) (map[int]int64, error) {
 		if !ok {
 			continue
 		}
-		_, code, _ := strings.Cut(labels, `code="`)
-		code, _, _ = strings.Cut(code, `"`)
-		n, err1 := strconv.Atoi(code)
-		v, err2 := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err1 != nil || err2 != nil {
-			n = statusNon2xx // "other": not a code between 100 and 599
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
 		}
-		codes[n] += int64(v)
+		switch name {
+		case "authgate_requests_total":
+			n, err := strconv.Atoi(label(labels, "code"))
+			if err != nil {
+				n = statusNon2xx // "other": not a code between 100 and 599
+			}
+			snap.codes[n] += int64(v)
+		case "authgate_verify_cache_requests_total":
+			snap.lookups += int64(v)
+			if label(labels, "result") == "hit" {
+				snap.hits += int64(v)
+			}
+		}
 	}
-	return codes, nil
+	return snap, nil
+}
+
+// label is the value of name in a Prometheus label list.
+func label(labels, name string) string {
+	_, v, _ := strings.Cut(labels, name+`="`)
+	v, _, _ = strings.Cut(v, `"`)
+	return v
 }
 
 // subCodes is after minus before, dropping codes that did not change.

@@ -179,7 +179,7 @@ func (r *runner) storm(e *env, rep *report) error {
 func (r *runner) measureStreams(p *proc, vs loadSpec, us *loadSpec) ([]sample, error) {
 	pid := p.pid()
 	r.peakOK = resetPeak(pid) && r.peakOK
-	before, err := scrapeCodes(p.admin)
+	before, err := scrape(p.admin)
 	if err != nil {
 		return nil, err
 	}
@@ -211,11 +211,11 @@ func (r *runner) measureStreams(p *proc, vs loadSpec, us *loadSpec) ([]sample, e
 	if err != nil {
 		return nil, err
 	}
-	after, err := scrapeCodes(p.admin)
+	after, err := scrape(p.admin)
 	if err != nil {
 		return nil, err
 	}
-	codes := subCodes(after, before)
+	codes := subCodes(after.codes, before.codes)
 	for c := range codes {
 		if c != 200 && c != 401 && c != 499 {
 			return nil, fmt.Errorf("gateway answered %s", formatStatuses(codes))

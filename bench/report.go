@@ -19,7 +19,9 @@ type row struct {
 	CPUPerReq        float64 // microseconds
 	PeakKiB          int64
 	Statuses         map[int]int64 // summed over rounds
-	RPSRatio         float64       // to the bare proxy in the same mode; 0: none
+	CacheHits        int64         // verified-token cache hits, summed over rounds
+	CacheLookups     int64
+	RPSRatio         float64 // to the bare proxy in the same mode; 0: none
 	P99Ratio         float64
 }
 
@@ -31,6 +33,8 @@ func (rw *row) fill(ss []sample) {
 	for _, s := range ss {
 		rps, p50, p99, p999 = append(rps, s.res.rps()), append(p50, s.res.P50), append(p99, s.res.P99), append(p999, s.res.P999)
 		cpu, peak = append(cpu, s.cpuPerReq), append(peak, float64(s.peakKiB))
+		rw.CacheHits += s.cacheHits
+		rw.CacheLookups += s.cacheLookups
 		for k, v := range s.res.Statuses {
 			rw.Statuses[k] += v
 		}
@@ -147,6 +151,12 @@ func (rep *report) markdown() string {
 		if s, v := rep.row("storm_base"), rep.row("storm_valid"); s != nil && v != nil && s.P99 > 0 {
 			fmt.Fprintf(&b, "- refetch storm (JWKS answering %s late, min_refresh_interval %s, %.0f JWKS fetches per storm run): p99 of valid known-kid requests %.2f ms during the storm against %.2f ms without (%.2f×)\n",
 				o.StormDelay, stormMinRefresh, rep.StormFetches, v.P99/1e3, s.P99/1e3, v.P99/s.P99)
+		}
+	}
+	for _, rw := range rep.Rows {
+		if strings.HasPrefix(rw.Key, "valid") && rw.Unsupported == "" {
+			fmt.Fprintf(&b, "- verify cache in %q (%s): %d hits in %d lookups%s\n", rw.Title, rw.Mode, rw.CacheHits, rw.CacheLookups,
+				map[bool]string{true: " (no hits: this binary has no working verify cache, so every request was verified in full)"}[rw.CacheHits == 0])
 		}
 	}
 	for _, n := range rep.Notes {

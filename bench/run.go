@@ -60,6 +60,8 @@ type sample struct {
 	res       loadResult
 	cpuPerReq float64 // microseconds of the measured process's CPU
 	peakKiB   int64
+	// verified-token cache lookups in the gateway during the run
+	cacheHits, cacheLookups int64
 }
 
 // runner holds what a run shares across modes.
@@ -278,10 +280,10 @@ func (r *runner) measure(e *env, s scenario, d time.Duration) (sample, error) {
 	p := e.proc(s.target)
 	pid := p.pid()
 	r.peakOK = resetPeak(pid) && r.peakOK
-	var before map[int]int64
+	var before, after snapshot
 	var err error
 	if p.admin != "" {
-		if before, err = scrapeCodes(p.admin); err != nil {
+		if before, err = scrape(p.admin); err != nil {
 			return sample{}, err
 		}
 	}
@@ -302,15 +304,17 @@ func (r *runner) measure(e *env, s scenario, d time.Duration) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	if p.admin != "" && !res.StatusExact {
-		after, err := scrapeCodes(p.admin)
-		if err != nil {
+	if p.admin != "" {
+		if after, err = scrape(p.admin); err != nil {
 			return sample{}, err
 		}
-		res.Statuses, res.StatusExact = subCodes(after, before), true
+		if !res.StatusExact {
+			res.Statuses, res.StatusExact = subCodes(after.codes, before.codes), true
+		}
 	}
 	if err := checkStatuses(e.mode.name+", "+s.title, s.want, res); err != nil {
 		return sample{}, err
 	}
-	return sample{res: res, cpuPerReq: float64(t1-t0) * 1e6 / clockTicks / float64(res.Requests), peakKiB: hwm}, nil
+	return sample{res: res, cpuPerReq: float64(t1-t0) * 1e6 / clockTicks / float64(res.Requests), peakKiB: hwm,
+		cacheHits: after.hits - before.hits, cacheLookups: after.lookups - before.lookups}, nil
 }

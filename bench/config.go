@@ -65,7 +65,8 @@ func check(bin, cfg string) error {
 			msg = rest
 		}
 	}
-	return fmt.Errorf("authgate check: %s (%v)", msg, err)
+	msg, _, _ = strings.Cut(msg, " (valid: ")
+	return fmt.Errorf("authgate check: %s", msg)
 }
 
 // snapshot is what the bench reads from the gateway's /metrics: answers by

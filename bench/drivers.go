@@ -144,8 +144,7 @@ func (w wrkDriver) run(s loadSpec, cpus string, threads int) (loadResult, error)
 func runCmd(timeout time.Duration, cpus, name string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := command(cpus, name, args...)
-	cmd = exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+	cmd := command(ctx, cpus, name, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

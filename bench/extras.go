@@ -32,12 +32,13 @@ func raiseNofile(n int) int {
 			_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 		}
 	}
-	return min(n, int(lim.Cur)-4096)
+	return max(0, min(n, int(lim.Cur)-4096))
 }
 
 // extras runs, on a fresh unpinned gateway: idle RSS after start, RSS while
-// holding many idle keep-alive client connections, and the p99 of valid
-// requests with and without a refetch storm.
+// holding many idle keep-alive client connections (and the bare proxy's
+// RSS holding as many), and the p99 of valid requests with and without a
+// refetch storm.
 func (r *runner) extras(rep *report) (err error) {
 	e := &env{mode: mode{name: "unpinned", threads: 2}}
 	defer e.stop()
@@ -57,20 +58,43 @@ func (r *runner) extras(rep *report) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := r.idleConns(e.gw, tok, rep); err != nil {
+	if rep.IdleGW, err = r.idleConns(e.gw, tok); err != nil {
 		return err
 	}
+	// The bare proxy holding as many, for comparison.
+	if e.bare, err = startSelf("", "proxy", "-upstream", cfg.upstream); err != nil {
+		return err
+	}
+	if rep.IdleBare, err = r.idleConns(e.bare, tok); err != nil {
+		return err
+	}
+	e.bare.stop()
+	e.bare = nil
 	return r.storm(e, rep)
 }
 
-// idleConns opens rep.Conns connections, sends one valid request on each,
-// keeps them all open and idle, and reads the gateway's RSS.
-func (r *runner) idleConns(p *proc, tok string, rep *report) error {
-	n := raiseNofile(r.o.IdleConns)
-	rep.IdleConnsWanted = r.o.IdleConns
+// idleHold is the RSS of a process before and while it holds idle
+// keep-alive client connections.
+type idleHold struct {
+	Opened            int
+	BeforeKiB, RSSKiB int64
+}
+
+// perConnKiB is the RSS increase per connection held.
+func (h idleHold) perConnKiB() float64 {
+	if h.Opened == 0 {
+		return 0
+	}
+	return float64(h.RSSKiB-h.BeforeKiB) / float64(h.Opened)
+}
+
+// idleConns opens r.o.IdleConns connections to p, sends one valid request
+// on each, keeps them all open and idle, and reads p's RSS.
+func (r *runner) idleConns(p *proc, tok string) (idleHold, error) {
+	n := r.o.IdleConns
 	before, err := statusKiB(p.pid(), "VmRSS")
 	if err != nil {
-		return err
+		return idleHold{}, err
 	}
 	u, _ := url.Parse("http://" + p.addr + "/api/x")
 	req := prebuilt(u, []string{tok})[0]
@@ -110,13 +134,12 @@ func (r *runner) idleConns(p *proc, tok string, rep *report) error {
 	time.Sleep(time.Second) // the server's per-connection state is in place
 	rss, err := statusKiB(p.pid(), "VmRSS")
 	if err != nil {
-		return err
+		return idleHold{}, err
 	}
-	rep.IdleConns, rep.IdleConnsRSSKiB, rep.IdleConnsBeforeKiB = len(conns), rss, before
 	if len(conns) == 0 {
-		return fmt.Errorf("idle connections: none of %d opened (%d failed)", n, bad.Load())
+		return idleHold{}, fmt.Errorf("idle connections to %s: none of %d opened (%d failed)", p.name, n, bad.Load())
 	}
-	return nil
+	return idleHold{Opened: len(conns), BeforeKiB: before, RSSKiB: rss}, nil
 }
 
 // storm compares the valid stream alone with the valid stream next to a

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,12 +38,16 @@ type proc struct {
 // so it is the pid of the command started.
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
-// command builds a command, prefixed with taskset when cpus is set.
-func command(cpus string, name string, args ...string) *exec.Cmd {
-	if cpus == "" {
-		return exec.Command(name, args...)
+// command builds a command, prefixed with taskset when cpus is set. The
+// child gets SIGTERM if the bench dies first, so no process outlives a
+// killed run (taskset execs the program, which keeps the setting).
+func command(ctx context.Context, cpus string, name string, args ...string) *exec.Cmd {
+	if cpus != "" {
+		name, args = "taskset", append([]string{"-c", cpus, name}, args...)
 	}
-	return exec.Command("taskset", append([]string{"-c", cpus, name}, args...)...)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return cmd
 }
 
 // startSelf re-executes the bench binary as a child of role (upstream or
@@ -53,7 +58,7 @@ func startSelf(cpus, role string, args ...string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := command(cpus, self, append([]string{childArg, role}, args...)...)
+	cmd := command(context.Background(), cpus, self, append([]string{childArg, role}, args...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -88,7 +93,7 @@ func startAuthgate(cpus, bin, name, cfg, logPath string) (*proc, error) {
 		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
-	cmd := command(cpus, bin, "serve", "-config", cfg)
+	cmd := command(context.Background(), cpus, bin, "serve", "-config", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start authgate: %w", err)

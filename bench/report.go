@@ -82,18 +82,16 @@ func machine() machineInfo {
 
 // report is the benchmark's result.
 type report struct {
-	Machine            machineInfo
-	Authgate, Load     string
-	Command            string
-	Rows               []row
-	IdleRSSKiB         int64
-	IdleConnsWanted    int
-	IdleConns          int // opened and held
-	IdleConnsBeforeKiB int64
-	IdleConnsRSSKiB    int64
-	StormFetches       float64
-	Notes              []string
-	opts               options
+	Machine          machineInfo
+	Authgate, Load   string
+	Command          string
+	Rows             []row
+	IdleRSSKiB       int64
+	IdleConnsWanted  int
+	IdleGW, IdleBare idleHold // RSS holding IdleConnsWanted idle connections
+	StormFetches     float64
+	Notes            []string
+	opts             options
 }
 
 // ratios sets each row's ratios to the bare proxy row of its mode.
@@ -143,10 +141,14 @@ func (rep *report) markdown() string {
 	if o.Extras {
 		b.WriteString("\nExtra measurements (a fresh unpinned gateway):\n\n")
 		fmt.Fprintf(&b, "- idle RSS after start: %.1f MiB\n", float64(rep.IdleRSSKiB)/1024)
-		if rep.IdleConns > 0 {
-			per := float64(rep.IdleConnsRSSKiB-rep.IdleConnsBeforeKiB) / float64(rep.IdleConns)
-			fmt.Fprintf(&b, "- RSS holding %d idle keep-alive client connections (of %d asked for; one valid request each): %.1f MiB (%.1f MiB before, %.1f KiB per connection)\n",
-				rep.IdleConns, rep.IdleConnsWanted, float64(rep.IdleConnsRSSKiB)/1024, float64(rep.IdleConnsBeforeKiB)/1024, per)
+		for _, h := range []struct {
+			who string
+			h   idleHold
+		}{{"authgate", rep.IdleGW}, {"the bare proxy", rep.IdleBare}} {
+			if h.h.Opened > 0 {
+				fmt.Fprintf(&b, "- RSS of %s holding %d idle keep-alive client connections (of %d asked for; one valid request each): %.1f MiB (%.1f MiB before, %.1f KiB per connection)\n",
+					h.who, h.h.Opened, rep.IdleConnsWanted, float64(h.h.RSSKiB)/1024, float64(h.h.BeforeKiB)/1024, h.h.perConnKiB())
+			}
 		}
 		if s, v := rep.row("storm_base"), rep.row("storm_valid"); s != nil && v != nil && s.P99 > 0 {
 			fmt.Fprintf(&b, "- refetch storm (JWKS answering %s late, min_refresh_interval %s, %.0f JWKS fetches per storm run): p99 of valid known-kid requests %.2f ms during the storm against %.2f ms without (%.2f×)\n",

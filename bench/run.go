@@ -99,6 +99,18 @@ func run(o options) (*report, error) {
 		return nil, errors.New("-load wrk: wrk is not installed")
 	default:
 		r.drv = wrkDriver{dir: dir, version: v}
+		// wrk counts whole seconds; the report shows what really ran.
+		o.Duration = max(time.Second, o.Duration.Round(time.Second))
+		if o.Warmup > 0 {
+			o.Warmup = max(time.Second, o.Warmup.Round(time.Second))
+		}
+		r.o = o
+	}
+	wanted := o.IdleConns
+	if o.Extras {
+		// Before any child starts: they inherit the limit.
+		o.IdleConns = raiseNofile(o.IdleConns)
+		r.o = o
 	}
 	if r.is, err = newIssuer(); err != nil {
 		return nil, err
@@ -107,7 +119,10 @@ func run(o options) (*report, error) {
 	if r.scens, err = buildScenarios(r.is, o.Scenarios); err != nil {
 		return nil, err
 	}
-	rep := &report{Machine: machine(), Authgate: authgateVersion(r.bin), Load: r.drv.name(), Command: o.Command, opts: o}
+	rep := &report{Machine: machine(), Authgate: authgateVersion(r.bin), Load: r.drv.name(), Command: o.Command, opts: o, IdleConnsWanted: wanted}
+	if o.IdleConns < wanted {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("RLIMIT_NOFILE could not be raised: %d idle connections instead of %d", o.IdleConns, wanted))
+	}
 	for _, m := range modes(o.Pin, rep) {
 		o.Logf("mode %s: starting processes", m.name)
 		rows, err := r.runMode(m)

@@ -86,31 +86,27 @@ func run(o options) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	r := &runner{o: o, dir: dir, peakOK: true}
-	if r.bin = o.Authgate; r.bin == "" {
-		if r.bin, err = buildAuthgate(dir); err != nil {
-			return nil, err
-		}
+	drv, err := chooseDriver(o.Load, dir)
+	if err != nil {
+		return nil, err
 	}
-	switch v := wrkVersion(); {
-	case o.Load == "go" || (o.Load == "auto" && v == ""):
-		r.drv = goDriver{dir: dir}
-	case v == "":
-		return nil, errors.New("-load wrk: wrk is not installed")
-	default:
-		r.drv = wrkDriver{dir: dir, version: v}
+	if _, ok := drv.(wrkDriver); ok {
 		// wrk counts whole seconds; the report shows what really ran.
 		o.Duration = max(time.Second, o.Duration.Round(time.Second))
 		if o.Warmup > 0 {
 			o.Warmup = max(time.Second, o.Warmup.Round(time.Second))
 		}
-		r.o = o
 	}
 	wanted := o.IdleConns
 	if o.Extras {
 		// Before any child starts: they inherit the limit.
 		o.IdleConns = raiseNofile(o.IdleConns)
-		r.o = o
+	}
+	r := &runner{o: o, dir: dir, drv: drv, bin: o.Authgate, peakOK: true}
+	if r.bin == "" {
+		if r.bin, err = buildAuthgate(dir); err != nil {
+			return nil, err
+		}
 	}
 	if r.is, err = newIssuer(); err != nil {
 		return nil, err
@@ -141,6 +137,18 @@ func run(o options) (*report, error) {
 		rep.Notes = append(rep.Notes, "the kernel refused to reset VmHWM (clear_refs): peak RSS counts from process start")
 	}
 	return rep, nil
+}
+
+// chooseDriver picks the load generator -load asks for.
+func chooseDriver(load, dir string) (driver, error) {
+	v := wrkVersion()
+	switch {
+	case load == "go" || (load == "auto" && v == ""):
+		return goDriver{dir: dir}, nil
+	case v == "":
+		return nil, errors.New("-load wrk: wrk is not installed")
+	}
+	return wrkDriver{dir: dir, version: v}, nil
 }
 
 // modes returns the CPU placements -pin asks for; pinning needs taskset

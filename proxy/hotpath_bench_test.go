@@ -98,3 +98,13 @@ func BenchmarkAccessLine(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRequestID measures making a request id for a request without
+// one.
+func BenchmarkRequestID(b *testing.B) {
+	h := http.Header{}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = requestID(h)
+	}
+}

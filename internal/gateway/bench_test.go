@@ -57,7 +57,19 @@ routes:
 		b.Run(bc.name, func(b *testing.B) {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			defer client.CloseIdleConnections()
-			testkit.ParallelGET(b, client, bc.url, bc.token)
+			withCPU(b, func() { testkit.ParallelGET(b, client, bc.url, bc.token) })
 		})
+	}
+}
+
+// withCPU runs the benchmark body f and reports the process's CPU time per
+// iteration as cpu-ns/op: every goroutine's, client, gateway and upstream
+// alike, so compare it between sub-benchmarks of one run.
+func withCPU(b *testing.B, f func()) {
+	b.Helper()
+	start := processCPU()
+	f()
+	if start > 0 && b.N > 0 {
+		b.ReportMetric(float64((processCPU() - start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

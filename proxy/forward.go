@@ -34,6 +34,7 @@ func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
 		Transport:      rt,
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.proxyError,
+		BufferPool:     copyBuffers,
 		// ReverseProxy's own messages (a body copy that broke off) never
 		// carry the request URL; keep them in the structured log anyway.
 		ErrorLog: slog.NewLogLogger(h.logger.Handler(), slog.LevelWarn),

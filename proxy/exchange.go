@@ -42,9 +42,29 @@ type exchange struct {
 
 	upgrade upgrade // what the client asked to switch to (upgradeOf)
 	close   bool    // answer with "Connection: close" (mustClose)
-	// realIP backs the upstream X-Real-IP value, so that setting it costs
-	// no allocation of its own.
-	realIP [1]string
+	// vals backs the header values the gateway sets itself (see
+	// headerSlot), so that setting them costs no allocation of their own.
+	vals [numSlots]string
+}
+
+// The header values an exchange holds in its vals.
+const (
+	slotRequestID      = iota // the response's X-Request-Id
+	slotUpRequestID           // the upstream's X-Request-Id
+	slotRealIP                // X-Real-Ip
+	slotForwardedFor          // X-Forwarded-For
+	slotForwardedHost         // X-Forwarded-Host
+	slotForwardedProto        // X-Forwarded-Proto
+	numSlots
+)
+
+// headerSlot stores v in the exchange's slot i and returns it as a one-value
+// header field backed by the exchange. Its capacity is one, so a later Add
+// to the field appends to a copy and never writes into another slot. Each
+// map gets a slot of its own, so no two header maps share a value.
+func (ex *exchange) headerSlot(i int, v string) []string {
+	ex.vals[i] = v
+	return ex.vals[i : i+1 : i+1]
 }
 
 // exchangeKey carries the exchange from ServeHTTP to the ReverseProxy hooks,

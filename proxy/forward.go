@@ -95,21 +95,35 @@ func (c *route) rewrite(pr *httputil.ProxyRequest) {
 		// so routing, this Host and X-Forwarded-Host name the same host.
 		pr.Out.Host = pr.In.Host
 	}
+	out := pr.Out.Header
 	// The client's forwarding headers were stripped before routing
-	// (stripClientHeaders); these are the gateway's.
-	pr.SetXForwarded()
+	// (stripClientHeaders) and ReverseProxy removed them again before
+	// Rewrite; these are the gateway's, what pr.SetXForwarded would set,
+	// without its allocation per value.
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
-		ex.realIP[0] = ip
-		pr.Out.Header["X-Real-Ip"] = ex.realIP[:]
+		out["X-Forwarded-For"] = ex.headerSlot(slotForwardedFor, ip)
+		out["X-Real-Ip"] = ex.headerSlot(slotRealIP, ip)
 	}
-	pr.Out.Header.Set("X-Request-Id", ex.requestID)
+	out["X-Forwarded-Host"] = ex.headerSlot(slotForwardedHost, pr.In.Host)
+	proto := "http"
+	if pr.In.TLS != nil {
+		proto = "https"
+	}
+	out["X-Forwarded-Proto"] = ex.headerSlot(slotForwardedProto, proto)
+	out["X-Request-Id"] = ex.headerSlot(slotUpRequestID, ex.requestID)
 	if c.StripAuthorization || c.Credential != nil {
 		// With a Credential, credentialTransport sets the gateway's own
 		// token: the client's must never reach the upstream.
-		pr.Out.Header.Del("Authorization")
+		delete(out, "Authorization")
 	}
-	for _, hv := range ex.identity {
-		pr.Out.Header[hv.Name] = []string{hv.Value}
+	if len(ex.identity) > 0 {
+		// One backing array for all identity values, each field of
+		// capacity one as in headerSlot.
+		vals := make([]string, len(ex.identity))
+		for i, hv := range ex.identity {
+			vals[i] = hv.Value
+			out[hv.Name] = vals[i : i+1 : i+1]
+		}
 	}
 }
 
@@ -181,7 +195,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		// headers set before forwarding, and ReverseProxy cleared them
 		// afterwards; the final response needs them too. The outbound
 		// request has the client's method and Origin.
-		ex.rec.Header().Set("X-Request-Id", ex.requestID)
+		ex.rec.Header()["X-Request-Id"] = ex.headerSlot(slotRequestID, ex.requestID)
 		h.cors.begin(&ex.rec, res.Request)
 	}
 	if res.StatusCode != http.StatusSwitchingProtocols {

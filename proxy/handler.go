@@ -127,7 +127,7 @@ func New(o Options) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{start: time.Now(), rec: recorder{ResponseWriter: w}, upgrade: upgradeOf(r), close: mustClose(r)}
 	ex.requestID = requestID(r.Header)
-	w.Header().Set("X-Request-Id", ex.requestID)
+	w.Header()["X-Request-Id"] = ex.headerSlot(slotRequestID, ex.requestID)
 	defer func() {
 		if p := recover(); p != nil {
 			// ReverseProxy aborts with ErrAbortHandler when a response

@@ -142,6 +142,6 @@ func withCPU(b *testing.B, f func()) {
 	start := processCPU()
 	f()
 	if start > 0 && b.N > 0 {
-		b.ReportMetric(float64((processCPU() - start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -14,7 +14,16 @@ import (
 
 // exchange is the state of one request as it moves through the handler, the
 // reverse proxy's hooks and the access line. It never leaves the request.
+//
+// It is also the context of the request it forwards (Handler.forward): the
+// request's own context, in which exchangeFrom finds the exchange. That is
+// context.WithValue without the allocation of a context of its own.
 type exchange struct {
+	// Context is the forwarded request's parent context; nil until
+	// forward. Only Value is overridden, and it reads no other field, so
+	// the exchange is as safe for concurrent use as a context must be.
+	context.Context
+
 	start     time.Time
 	requestID string
 	rec       recorder
@@ -76,6 +85,15 @@ type exchangeKey struct{}
 func exchangeFrom(ctx context.Context) *exchange {
 	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return ex
+}
+
+// Value returns the exchange itself for exchangeKey and asks the parent
+// context otherwise.
+func (ex *exchange) Value(key any) any {
+	if _, ok := key.(exchangeKey); ok {
+		return ex
+	}
+	return ex.Context.Value(key)
 }
 
 // maxRequestIDLen bounds a client-supplied X-Request-Id (CONTRACT §3.5).

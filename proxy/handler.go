@@ -239,7 +239,8 @@ func (h *Handler) forward(ex *exchange, c *route, r *http.Request, identity []Fo
 			return
 		}
 	}
-	c.proxy.ServeHTTP(&ex.rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
+	ex.Context = r.Context()
+	c.proxy.ServeHTTP(&ex.rec, r.WithContext(ex))
 }
 
 // Close releases the idle upstream connections of the transport New

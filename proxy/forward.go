@@ -42,10 +42,11 @@ func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
 }
 
 // identityHeaders evaluates the route's header plan against a verified
-// identity: the forward.headers in name order, then the claims header. A
-// claim that cannot be a header value fails the whole request (CONTRACT
-// §3.5): the error wraps reason.ErrUnforwardableClaim.
-func (c *route) identityHeaders(id *verify.Identity) ([]ForwardedHeader, error) {
+// identity, whose bearer token was token: the forward.headers in name
+// order, then the claims header. A claim that cannot be a header value fails
+// the whole request (CONTRACT §3.5): the error wraps
+// reason.ErrUnforwardableClaim.
+func (c *route) identityHeaders(id *verify.Identity, token string) ([]ForwardedHeader, error) {
 	n := len(c.headers)
 	if c.claimsHeader != "" {
 		n++
@@ -66,11 +67,49 @@ func (c *route) identityHeaders(id *verify.Identity) ([]ForwardedHeader, error) 
 		out = append(out, ForwardedHeader{Name: p.name, Value: s, Claim: p.claim})
 	}
 	if c.claimsHeader != "" {
-		if all := base64.RawURLEncoding.EncodeToString(id.Payload); all != "" {
+		if all := claimsHeaderValue(id.Payload, token); all != "" {
 			out = append(out, ForwardedHeader{Name: c.claimsHeader, Value: all})
 		}
 	}
 	return out, nil
+}
+
+// claimsHeaderValue returns the claims header's value: payload,
+// base64url-encoded without padding. A compact JWS already carries exactly
+// that as its second part whenever the part is canonical base64url, as the
+// verifier requires (RFC 7515 §7.1), so the token's part is used as it is,
+// once checked to encode exactly these bytes: the check costs an encoding
+// into a stack buffer, the copy it saves an allocation of the payload's
+// size. Any other token (another Authenticator's, an opaque one) gets the
+// payload encoded anew.
+func claimsHeaderValue(payload []byte, token string) string {
+	if _, rest, ok := strings.Cut(token, "."); ok {
+		if part, _, ok := strings.Cut(rest, "."); ok && encodes(part, payload) {
+			return part
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(payload)
+}
+
+// encodes reports whether s is exactly the unpadded base64url encoding of
+// b. It encodes b in chunks of a multiple of 3 bytes, each of which encodes
+// to the same characters alone as within the whole, and allocates nothing.
+func encodes(s string, b []byte) bool {
+	enc := base64.RawURLEncoding
+	if len(s) != enc.EncodedLen(len(b)) {
+		return false
+	}
+	var buf [512]byte // the encoding of 384 bytes
+	for len(b) > 0 {
+		n := min(len(b), 384)
+		m := enc.EncodedLen(n)
+		enc.Encode(buf[:m], b[:n])
+		if string(buf[:m]) != s[:m] {
+			return false
+		}
+		b, s = b[n:], s[m:]
+	}
+	return true
 }
 
 // rewrite shapes the outbound request (CONTRACT §3.5).

@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/internal/logging"
 	"github.com/authgate/authgate/policy"
@@ -43,6 +46,8 @@ func BenchmarkBearerToken(b *testing.B) {
 // header.
 func BenchmarkIdentityHeaders(b *testing.B) {
 	id := identity(b, "main", alicePayload)
+	// The token whose payload part is alicePayload, as a verified JWS has.
+	tok := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(id.Payload) + ".c2ln"
 	for _, bc := range []struct {
 		name         string
 		headers      map[string]string
@@ -65,7 +70,7 @@ func BenchmarkIdentityHeaders(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := c.identityHeaders(id); err != nil {
+				if _, err := c.identityHeaders(id, tok); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -106,5 +111,34 @@ func BenchmarkRequestID(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = requestID(h)
+	}
+}
+
+// BenchmarkTimeoutTransport measures what a route's upstream timeout adds to
+// a round trip: timeoutTransport over a transport that answers at once.
+func BenchmarkTimeoutTransport(b *testing.B) {
+	answer := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background()) // a server request's context is cancellable
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://upstream.example/x", nil)
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"none", answer},
+		{"timeout", timeoutTransport{next: answer, timeout: 30 * time.Second}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := bc.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Body.Close()
+			}
+		})
 	}
 }

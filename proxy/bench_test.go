@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/internal/auth"
 	"github.com/authgate/authgate/internal/testkit"
@@ -82,9 +83,13 @@ func BenchmarkProxyHandler(b *testing.B) {
 		{Name: "api", PathPrefix: "/api", Upstream: up, Mode: policy.Required,
 			Auth:    trivialAuth{id: identity(b, "main", alicePayload)},
 			Headers: map[string]string{"X-User-Id": "sub", "X-Roles": "/realm_access/roles"}, ClaimsHeader: "X-Auth-Claims"},
-		// Last, so the other cases match exactly as before it existed.
+		// Last, so the other cases match exactly as before they existed.
 		{Name: "credential", PathPrefix: "/cred", Upstream: up, Mode: policy.Required,
 			Auth: trivialAuth{id: identity(b, "main", alicePayload)}, Credential: staticCredential("tok-1")},
+		// The configuration's default upstream timeout.
+		{Name: "timeout", PathPrefix: "/timeout", Upstream: up, Mode: policy.Required, Timeout: 30 * time.Second,
+			Auth:    trivialAuth{id: identity(b, "main", alicePayload)},
+			Headers: map[string]string{"X-User-Id": "sub", "X-Roles": "/realm_access/roles"}, ClaimsHeader: "X-Auth-Claims"},
 	}})
 	if err != nil {
 		b.Fatal(err)
@@ -95,6 +100,7 @@ func BenchmarkProxyHandler(b *testing.B) {
 		{"refuse", "/api/orders?x=1", ""},
 		{"public", "/public/x", ""},
 		{"credential", "/cred/x", "Bearer abc.def.ghi"},
+		{"timeout", "/timeout/x", "Bearer abc.def.ghi"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, bc.target, nil)

@@ -1,13 +1,11 @@
 package proxy
 
 import (
-	"context"
 	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/authgate/authgate/internal/logging"
 	"github.com/authgate/authgate/policy"
@@ -111,34 +109,5 @@ func BenchmarkRequestID(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = requestID(h)
-	}
-}
-
-// BenchmarkTimeoutTransport measures what a route's upstream timeout adds to
-// a round trip: timeoutTransport over a transport that answers at once.
-func BenchmarkTimeoutTransport(b *testing.B) {
-	answer := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
-	})
-	ctx, cancel := context.WithCancel(context.Background()) // a server request's context is cancellable
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://upstream.example/x", nil)
-	for _, bc := range []struct {
-		name string
-		rt   http.RoundTripper
-	}{
-		{"none", answer},
-		{"timeout", timeoutTransport{next: answer, timeout: 30 * time.Second}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				res, err := bc.rt.RoundTrip(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				res.Body.Close()
-			}
-		})
 	}
 }

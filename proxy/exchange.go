@@ -21,10 +21,18 @@ import (
 // request's own context, with exchangeFrom finding the exchange in it. That
 // is context.WithValue without the allocation of a context of its own.
 type exchange struct {
-	// Context is the forwarded request's parent context; nil until
-	// forward. Only Value is overridden, and Value reads no other field,
-	// so the exchange is as safe for concurrent use as a context must be.
+	// Context is the forwarded request's parent context: the client's,
+	// or on a route with a timeout one that timeoutTransport can cancel;
+	// nil until forward. Only Value is overridden, and Value reads no
+	// other field, so the exchange is as safe for concurrent use as a
+	// context must be.
 	context.Context
+	// client is the client request's context, set by forward: when it is
+	// done, the client went away (proxyError).
+	client context.Context
+	// cancelUpstream cancels Context on a route with a timeout (nil on
+	// others); see upstreamTimedOut.
+	cancelUpstream context.CancelCauseFunc
 
 	start     time.Time
 	requestID string
@@ -88,6 +96,10 @@ func exchangeFrom(ctx context.Context) *exchange {
 	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return ex
 }
+
+// upstreamTimedOut is the timer function of timeoutTransport: it aborts
+// the upstream round trip.
+func (ex *exchange) upstreamTimedOut() { ex.cancelUpstream(errUpstreamTimeout) }
 
 // Value returns the exchange itself for exchangeKey and asks the parent
 // context otherwise.

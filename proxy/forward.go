@@ -254,7 +254,8 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	ex := exchangeFrom(r.Context())
 	ex.upstreamDur = time.Since(ex.upstreamStart)
-	if r.Context().Err() != nil {
+	// The client's context, not r's, which a route timeout cancels too.
+	if ex.client.Err() != nil {
 		h.render(ex, clientGone(err))
 		return
 	}

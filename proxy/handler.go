@@ -239,7 +239,14 @@ func (h *Handler) forward(ex *exchange, c *route, r *http.Request, identity []Fo
 			return
 		}
 	}
-	ex.Context = r.Context()
+	ex.client, ex.Context = r.Context(), r.Context()
+	if c.Timeout > 0 {
+		// For timeoutTransport, which cancels it when the upstream is too
+		// slow to answer; released once the response is relayed.
+		ctx, cancel := context.WithCancelCause(ex.client)
+		ex.Context, ex.cancelUpstream = ctx, cancel
+		defer cancel(nil)
+	}
 	c.proxy.ServeHTTP(&ex.rec, r.WithContext(ex))
 }
 

@@ -74,6 +74,7 @@ const (
 	slotForwardedFor          // X-Forwarded-For
 	slotForwardedHost         // X-Forwarded-Host
 	slotForwardedProto        // X-Forwarded-Proto
+	slotAuthorization         // the upstream's Authorization on a route with a Credential
 	numSlots
 )
 

@@ -151,9 +151,14 @@ func (c *route) rewrite(pr *httputil.ProxyRequest) {
 	out["X-Forwarded-Proto"] = ex.headerSlot(slotForwardedProto, proto)
 	out["X-Request-Id"] = ex.headerSlot(slotUpRequestID, ex.requestID)
 	if c.StripAuthorization || c.Credential != nil {
-		// With a Credential, credentialTransport sets the gateway's own
-		// token: the client's must never reach the upstream.
+		// With a Credential the upstream gets the gateway's own token:
+		// the client's must never reach it.
 		delete(out, "Authorization")
+	}
+	if c.Credential != nil && ex.upstream.token != "" {
+		// The first attempt's token, set here so that credentialTransport
+		// copies the request only for a retry.
+		out["Authorization"] = ex.headerSlot(slotAuthorization, "Bearer "+ex.upstream.token)
 	}
 	if len(ex.identity) > 0 {
 		// One backing array for all identity values, each field of

@@ -95,15 +95,25 @@ func BenchmarkProxyHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(h.Close)
-	for _, bc := range []struct{ name, target, authorization string }{
-		{"allow", "/api/orders?x=1", "Bearer abc.def.ghi"},
-		{"refuse", "/api/orders?x=1", ""},
-		{"public", "/public/x", ""},
-		{"credential", "/cred/x", "Bearer abc.def.ghi"},
-		{"timeout", "/timeout/x", "Bearer abc.def.ghi"},
+	for _, bc := range []struct {
+		name, target, authorization string
+		header                      http.Header
+	}{
+		{name: "allow", target: "/api/orders?x=1", authorization: "Bearer abc.def.ghi"},
+		{name: "refuse", target: "/api/orders?x=1"},
+		{name: "public", target: "/public/x"},
+		{name: "credential", target: "/cred/x", authorization: "Bearer abc.def.ghi"},
+		{name: "timeout", target: "/timeout/x", authorization: "Bearer abc.def.ghi"},
+		// Behind a load balancer, whose forwarding headers are stripped.
+		{name: "forwarded", target: "/api/orders?x=1", authorization: "Bearer abc.def.ghi", header: http.Header{
+			"X-Forwarded-For": {"203.0.113.7"}, "X-Forwarded-Proto": {"https"}, "User-Agent": {"bench"}, "Accept": {"*/*"},
+		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, bc.target, nil)
+			for k, v := range bc.header {
+				req.Header[k] = v
+			}
 			req.Header.Set("X-Request-Id", "bench")
 			if bc.authorization != "" {
 				req.Header.Set("Authorization", bc.authorization)

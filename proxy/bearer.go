@@ -65,13 +65,8 @@ func bearerToken(h http.Header) (string, error) {
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isB64Token(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			continue
-		}
-		break
+	for i < len(s) && b64TokenChar[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -83,3 +78,14 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// b64TokenChar holds the characters of a b64token before its "=" padding,
+// looked up rather than compared: a token is a few hundred of them and every
+// authenticated request checks each one.
+var b64TokenChar = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()

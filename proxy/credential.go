@@ -140,9 +140,9 @@ type credentialTransport struct {
 	cred Credential
 }
 
-// RoundTrip sends req with the exchange's upstream token (obtained by
-// Handler.upstreamToken, which always runs first on a route with a
-// Credential). On a 401 to a replayable request (no body, or a
+// RoundTrip sends req, which Rewrite gave the exchange's upstream token
+// (obtained by Handler.upstreamToken, which always runs first on a route
+// with a Credential). On a 401 to a replayable request (no body, or a
 // body buffered with GetBody; never a WebSocket handshake), it invalidates
 // that token, gets a new one and resends once; the second response, 401 or
 // not, is returned as is. A failure to get the new token is a
@@ -151,7 +151,7 @@ type credentialTransport struct {
 func (t credentialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex := exchangeFrom(req.Context()) // always set: only Handler.forward calls the proxy
 	tok := ex.upstream.token
-	res, err := t.next.RoundTrip(withBearer(req, tok, req.Body))
+	res, err := t.next.RoundTrip(req)
 	if err != nil || res.StatusCode != http.StatusUnauthorized || tok == "" || !replayable(ex, req) {
 		return res, err
 	}

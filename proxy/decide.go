@@ -166,7 +166,7 @@ func (h *Handler) decideRoute(c *route, r *http.Request, t *verify.Trace) Decisi
 	if res.Identity == nil {
 		return d.refuse(h.authError(c, errors.New("authenticator returned neither identity nor error")))
 	}
-	hv, err := c.identityHeaders(res.Identity)
+	hv, err := c.identityHeaders(res.Identity, token)
 	if err != nil {
 		return d.refuse(h.authError(c, err))
 	}

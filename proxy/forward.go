@@ -34,6 +34,7 @@ func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
 		Transport:      rt,
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.proxyError,
+		BufferPool:     copyBuffers,
 		// ReverseProxy's own messages (a body copy that broke off) never
 		// carry the request URL; keep them in the structured log anyway.
 		ErrorLog: slog.NewLogLogger(h.logger.Handler(), slog.LevelWarn),
@@ -41,10 +42,11 @@ func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
 }
 
 // identityHeaders evaluates the route's header plan against a verified
-// identity: the forward.headers in name order, then the claims header. A
-// claim that cannot be a header value fails the whole request (CONTRACT
-// §3.5): the error wraps reason.ErrUnforwardableClaim.
-func (c *route) identityHeaders(id *verify.Identity) ([]ForwardedHeader, error) {
+// identity, whose bearer token was token: the forward.headers in name
+// order, then the claims header. A claim that cannot be a header value fails
+// the whole request (CONTRACT §3.5): the error wraps
+// reason.ErrUnforwardableClaim.
+func (c *route) identityHeaders(id *verify.Identity, token string) ([]ForwardedHeader, error) {
 	n := len(c.headers)
 	if c.claimsHeader != "" {
 		n++
@@ -65,11 +67,49 @@ func (c *route) identityHeaders(id *verify.Identity) ([]ForwardedHeader, error) 
 		out = append(out, ForwardedHeader{Name: p.name, Value: s, Claim: p.claim})
 	}
 	if c.claimsHeader != "" {
-		if all := base64.RawURLEncoding.EncodeToString(id.Payload); all != "" {
+		if all := claimsHeaderValue(id.Payload, token); all != "" {
 			out = append(out, ForwardedHeader{Name: c.claimsHeader, Value: all})
 		}
 	}
 	return out, nil
+}
+
+// claimsHeaderValue returns the claims header's value: payload,
+// base64url-encoded without padding. A compact JWS already carries exactly
+// that as its second part whenever the part is canonical base64url, as the
+// verifier requires (RFC 7515 §7.1), so the token's part is used as it is,
+// once checked to encode exactly these bytes: the check costs an encoding
+// into a stack buffer, the copy it saves an allocation of the payload's
+// size. Any other token (another Authenticator's, an opaque one) gets the
+// payload encoded anew.
+func claimsHeaderValue(payload []byte, token string) string {
+	if _, rest, ok := strings.Cut(token, "."); ok {
+		if part, _, ok := strings.Cut(rest, "."); ok && encodes(part, payload) {
+			return part
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(payload)
+}
+
+// encodes reports whether s is exactly the unpadded base64url encoding of
+// b. It encodes b in chunks of a multiple of 3 bytes, each of which encodes
+// to the same characters alone as within the whole, and allocates nothing.
+func encodes(s string, b []byte) bool {
+	enc := base64.RawURLEncoding
+	if len(s) != enc.EncodedLen(len(b)) {
+		return false
+	}
+	var buf [512]byte // the encoding of 384 bytes
+	for len(b) > 0 {
+		n := min(len(b), 384)
+		m := enc.EncodedLen(n)
+		enc.Encode(buf[:m], b[:n])
+		if string(buf[:m]) != s[:m] {
+			return false
+		}
+		b, s = b[n:], s[m:]
+	}
+	return true
 }
 
 // rewrite shapes the outbound request (CONTRACT §3.5).
@@ -94,21 +134,40 @@ func (c *route) rewrite(pr *httputil.ProxyRequest) {
 		// so routing, this Host and X-Forwarded-Host name the same host.
 		pr.Out.Host = pr.In.Host
 	}
+	out := pr.Out.Header
 	// The client's forwarding headers were stripped before routing
-	// (stripClientHeaders); these are the gateway's.
-	pr.SetXForwarded()
+	// (stripClientHeaders) and ReverseProxy removed them again before
+	// Rewrite; these are the gateway's, what pr.SetXForwarded would set,
+	// without its allocation per value.
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
-		ex.realIP[0] = ip
-		pr.Out.Header["X-Real-Ip"] = ex.realIP[:]
+		out["X-Forwarded-For"] = ex.headerSlot(slotForwardedFor, ip)
+		out["X-Real-Ip"] = ex.headerSlot(slotRealIP, ip)
 	}
-	pr.Out.Header.Set("X-Request-Id", ex.requestID)
+	out["X-Forwarded-Host"] = ex.headerSlot(slotForwardedHost, pr.In.Host)
+	proto := "http"
+	if pr.In.TLS != nil {
+		proto = "https"
+	}
+	out["X-Forwarded-Proto"] = ex.headerSlot(slotForwardedProto, proto)
+	out["X-Request-Id"] = ex.headerSlot(slotUpRequestID, ex.requestID)
 	if c.StripAuthorization || c.Credential != nil {
-		// With a Credential, credentialTransport sets the gateway's own
-		// token: the client's must never reach the upstream.
-		pr.Out.Header.Del("Authorization")
+		// With a Credential the upstream gets the gateway's own token:
+		// the client's must never reach it.
+		delete(out, "Authorization")
 	}
-	for _, hv := range ex.identity {
-		pr.Out.Header[hv.Name] = []string{hv.Value}
+	if c.Credential != nil && ex.upstream.token != "" {
+		// The first attempt's token, set here so that credentialTransport
+		// copies the request only for a retry.
+		out["Authorization"] = ex.headerSlot(slotAuthorization, "Bearer "+ex.upstream.token)
+	}
+	if len(ex.identity) > 0 {
+		// One backing array for all identity values, each field of
+		// capacity one as in headerSlot.
+		vals := make([]string, len(ex.identity))
+		for i, hv := range ex.identity {
+			vals[i] = hv.Value
+			out[hv.Name] = vals[i : i+1 : i+1]
+		}
 	}
 }
 
@@ -180,7 +239,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		// headers set before forwarding, and ReverseProxy cleared them
 		// afterwards; the final response needs them too. The outbound
 		// request has the client's method and Origin.
-		ex.rec.Header().Set("X-Request-Id", ex.requestID)
+		ex.rec.Header()["X-Request-Id"] = ex.headerSlot(slotRequestID, ex.requestID)
 		h.cors.begin(&ex.rec, res.Request)
 	}
 	if res.StatusCode != http.StatusSwitchingProtocols {
@@ -200,7 +259,8 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	ex := exchangeFrom(r.Context())
 	ex.upstreamDur = time.Since(ex.upstreamStart)
-	if r.Context().Err() != nil {
+	// The client's context, not r's, which a route timeout cancels too.
+	if ex.client.Err() != nil {
 		h.render(ex, clientGone(err))
 		return
 	}

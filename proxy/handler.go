@@ -127,7 +127,7 @@ func New(o Options) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{start: time.Now(), rec: recorder{ResponseWriter: w}, upgrade: upgradeOf(r), close: mustClose(r)}
 	ex.requestID = requestID(r.Header)
-	w.Header().Set("X-Request-Id", ex.requestID)
+	w.Header()["X-Request-Id"] = ex.headerSlot(slotRequestID, ex.requestID)
 	defer func() {
 		if p := recover(); p != nil {
 			// ReverseProxy aborts with ErrAbortHandler when a response
@@ -239,7 +239,15 @@ func (h *Handler) forward(ex *exchange, c *route, r *http.Request, identity []Fo
 			return
 		}
 	}
-	c.proxy.ServeHTTP(&ex.rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
+	ex.client, ex.Context = r.Context(), r.Context()
+	if c.Timeout > 0 {
+		// For timeoutTransport, which cancels it when the upstream is too
+		// slow to answer; released once the response is relayed.
+		ctx, cancel := context.WithCancelCause(ex.client)
+		ex.Context, ex.cancelUpstream = ctx, cancel
+		defer cancel(nil)
+	}
+	c.proxy.ServeHTTP(&ex.rec, r.WithContext(ex))
 }
 
 // Close releases the idle upstream connections of the transport New

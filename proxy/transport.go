@@ -1,9 +1,7 @@
 package proxy
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
@@ -36,41 +34,35 @@ func newTransport() *http.Transport { return NewTransport() }
 
 // timeoutTransport bounds the time until the upstream's response headers,
 // whatever the underlying RoundTripper, so one transport (and one idle pool)
-// serves routes with different timeouts. Past the limit the request's
-// context is cancelled and RoundTrip returns errUpstreamTimeout (→ 504).
-// The body can then take as long as it takes: SSE streams and upgraded
-// connections live on.
+// serves routes with different timeouts. Past the limit it cancels the
+// forwarded request's context, which Handler.forward made cancellable for
+// the route (exchange.cancelUpstream), and RoundTrip returns
+// errUpstreamTimeout (→ 504). The body can then take as long as it takes:
+// SSE streams and upgraded connections live on until forward returns and
+// releases the context.
+//
+// Arming a timer on the exchange's context, rather than deriving a
+// context of its own here, spares every forwarded request a copy of the
+// request, a body wrapper to release that context and a cancellable
+// context: the route's is made once, in forward.
 type timeoutTransport struct {
 	next    http.RoundTripper
 	timeout time.Duration
 }
 
 func (t timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancelCause(req.Context())
-	timer := time.AfterFunc(t.timeout, func() { cancel(errUpstreamTimeout) })
-	res, err := t.next.RoundTrip(req.WithContext(ctx))
+	ex := exchangeFrom(req.Context()) // always set: only Handler.forward calls the proxy
+	timer := time.AfterFunc(t.timeout, ex.upstreamTimedOut)
+	res, err := t.next.RoundTrip(req)
 	if !timer.Stop() {
 		// The timer fired: whatever came back arrived too late or was cut
 		// short by the cancellation.
 		if err == nil {
 			res.Body.Close()
 		}
-		cancel(nil)
 		return nil, fmt.Errorf("%w (%s)", errUpstreamTimeout, t.timeout)
 	}
-	if err != nil {
-		cancel(nil)
-		return nil, err
-	}
-	// The context must outlive RoundTrip (the body is read later) and be
-	// released when the body is closed. An upgraded connection's body is
-	// also its write side, which ReverseProxy needs to see.
-	if rwc, ok := res.Body.(io.ReadWriteCloser); ok {
-		res.Body = &cancelReadWriteCloser{ReadWriteCloser: rwc, cancel: cancel}
-	} else {
-		res.Body = &cancelReadCloser{ReadCloser: res.Body, cancel: cancel}
-	}
-	return res, nil
+	return res, err
 }
 
 // CloseIdleConnections forwards to the underlying transport.
@@ -78,28 +70,6 @@ func (t timeoutTransport) CloseIdleConnections() {
 	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
-}
-
-type cancelReadCloser struct {
-	io.ReadCloser
-	cancel context.CancelCauseFunc
-}
-
-func (b *cancelReadCloser) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel(nil)
-	return err
-}
-
-type cancelReadWriteCloser struct {
-	io.ReadWriteCloser
-	cancel context.CancelCauseFunc
-}
-
-func (b *cancelReadWriteCloser) Close() error {
-	err := b.ReadWriteCloser.Close()
-	b.cancel(nil)
-	return err
 }
 
 var _ http.RoundTripper = timeoutTransport{}

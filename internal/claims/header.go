@@ -72,6 +72,9 @@ func encode(v any) (string, error) {
 	case nil:
 		return "null", nil
 	case []any:
+		if s, ok := joinStrings(x); ok {
+			return s, nil
+		}
 		parts := make([]string, len(x))
 		for i, e := range x {
 			s, ok, err := scalar(e)
@@ -88,6 +91,35 @@ func encode(v any) (string, error) {
 		return strings.Join(x, ","), nil
 	}
 	return compactJSON(v)
+}
+
+// joinStrings is encode's fast path for an array of strings only (roles,
+// groups, audiences): the elements joined with "," in one allocation, or
+// none for a single element. ok is false when an element is not a string.
+func joinStrings(x []any) (s string, ok bool) {
+	n := len(x) - 1
+	for _, e := range x {
+		s, ok := e.(string)
+		if !ok {
+			return "", false
+		}
+		n += len(s)
+	}
+	switch len(x) {
+	case 0:
+		return "", true
+	case 1:
+		return x[0].(string), true
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, e := range x {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(e.(string))
+	}
+	return b.String(), true
 }
 
 // scalar encodes strings, numbers and booleans; ok is false for anything else.

@@ -40,6 +40,7 @@ func TestHeaderValue(t *testing.T) {
 		{name: "false", in: false, want: "false"},
 		{name: "null", in: nil, want: "null"},
 		{name: "array of strings", in: []any{"admin", "ops"}, want: "admin,ops"},
+		{name: "array of one string", in: []any{"admin"}, want: "admin"},
 		{name: "array of mixed scalars", in: []any{"a", json.Number("1"), true, json.Number("2.5")}, want: "a,1,true,2.5"},
 		{name: "empty array", in: []any{}, want: ""},
 		{name: "string slice", in: []string{"x", "y"}, want: "x,y"},
@@ -150,4 +151,28 @@ func FuzzHeaderValue(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkHeaderValue measures claim→header encoding for the claim shapes
+// identity headers carry.
+func BenchmarkHeaderValue(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		v    any
+	}{
+		{"string", "alice"},
+		{"integer", json.Number("1700000000")},
+		{"strings", []any{"reader", "writer", "admin"}},
+		{"mixed array", []any{"g1", json.Number("2"), false}},
+		{"object", map[string]any{"id": json.Number("7"), "name": "acme"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := HeaderValue(bc.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -5,7 +5,7 @@
 // a lock held during a fetch. One background loop (Run) refreshes the set; an
 // unknown kid triggers at most one shared, rate-limited refetch
 // (RefreshForKID). The last good set keeps serving while fetches fail, until
-// it is older than MaxStale (CONTRACT §3.3 step 5, §5).
+// it is older than MaxStale (docs/reference.md §3.3 step 5, §5).
 package jwks
 
 import (

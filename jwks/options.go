@@ -13,7 +13,7 @@ import (
 	"github.com/authgate/authgate/internal/httpurl"
 )
 
-// Contract defaults (CONTRACT §2.1, issuers[].jwks).
+// Contract defaults (docs/reference.md §2.1, issuers[].jwks).
 const (
 	DefaultRefreshInterval    = 15 * time.Minute
 	DefaultMinRefreshInterval = 30 * time.Second
@@ -56,7 +56,7 @@ type Options struct {
 }
 
 // Results passed to Options.Observe; they are the values of the result label
-// of authgate_jwks_fetches_total (CONTRACT §4).
+// of authgate_jwks_fetches_total (docs/reference.md §4).
 const (
 	ResultSuccess     = "success"
 	ResultError       = "error"

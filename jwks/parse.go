@@ -24,7 +24,7 @@ const (
 )
 
 // errNoUsableKeys marks a key set that parsed but had nothing we may verify
-// with; such a fetch counts as failed (CONTRACT §3.3 step 5).
+// with; such a fetch counts as failed (docs/reference.md §3.3 step 5).
 var errNoUsableKeys = errors.New("no usable signing keys in the key set")
 
 // parseKeySet decodes a JWK Set document (RFC 7517 §5) and returns its usable

@@ -19,7 +19,7 @@ const (
 	detailMismatch = "claim value does not match"
 )
 
-// claimReq is one compiled entry of Rules.Claims (CONTRACT §3.4): the claim
+// claimReq is one compiled entry of Rules.Claims (docs/reference.md §3.4): the claim
 // the selector picks, as a scalar or as the elements of an array, must hold
 // at least one of want. A scalar rule is a want of one.
 type claimReq struct {
@@ -57,7 +57,7 @@ func (c *claimReq) test(_ []string, payload map[string]any) (bool, string) {
 }
 
 // typeMismatch words a claim value that would match a wanted value but for
-// its JSON type (CONTRACT §3.4: "true" is not true, "1" is not 1):
+// its JSON type (docs/reference.md §3.4: "true" is not true, "1" is not 1):
 // `claim value does not match: the token holds the string "true", the rule
 // wants the boolean true`. It is "" when there is no such value.
 func (c *claimReq) typeMismatch(v any) string {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Mode is a route's authentication mode (CONTRACT §3.3 step 1): what happens
+// Mode is a route's authentication mode (docs/reference.md §3.3 step 1): what happens
 // when a request carries no token.
 type Mode int
 

@@ -1,5 +1,5 @@
 // Package policy decides whether a verified identity may use a route
-// (CONTRACT §3.3 step 7, §3.4). It knows nothing of HTTP or tokens: it sees
+// (docs/reference.md §3.3 step 7, §3.4). It knows nothing of HTTP or tokens: it sees
 // granted scopes and verified claims and answers allow (nil) or deny (an
 // error wrapping a reason sentinel).
 package policy
@@ -20,7 +20,7 @@ type Rules struct {
 	Scopes []string
 	// AnyScopes, when non-empty, must have at least one granted.
 	AnyScopes []string
-	// Claims must every entry hold (CONTRACT §3.4). A key is a top-level
+	// Claims must every entry hold (docs/reference.md §3.4). A key is a top-level
 	// claim name, or an RFC 6901 JSON Pointer when it starts with "/"
 	// ("https://example.com/roles" is a name and needs no escaping). A
 	// value is a scalar (string, bool, any Go integer or float type,

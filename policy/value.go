@@ -11,7 +11,7 @@ import (
 )
 
 // kind is the JSON type of a scalar. Values of different kinds never compare
-// equal (CONTRACT §3.4: true does not equal "true", 1 does not equal "1").
+// equal (docs/reference.md §3.4: true does not equal "true", 1 does not equal "1").
 type kind uint8
 
 const (

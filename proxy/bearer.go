@@ -16,7 +16,7 @@ var (
 )
 
 // bearerToken extracts the token from the request's Authorization header
-// (CONTRACT §3.2, RFC 6750 §2.1):
+// (docs/reference.md §3.2, RFC 6750 §2.1):
 //   - no header, or a scheme other than Bearer (Basic, …): "", nil;
 //   - more than one Authorization header: errManyAuthorization;
 //   - "Bearer" (any case) followed by one or more spaces and a b64token:

@@ -13,7 +13,7 @@ import (
 	"github.com/authgate/authgate/internal/headers"
 )
 
-// CORS configures cross-origin resource sharing (CONTRACT §3.7; the Fetch
+// CORS configures cross-origin resource sharing (docs/reference.md §3.7; the Fetch
 // standard's CORS protocol). With it, the gateway answers preflights itself,
 // without authentication, and puts the CORS headers on every response to an
 // allowed origin: upstream answers and the gateway's own errors alike.
@@ -45,7 +45,7 @@ type CORS struct {
 	MaxAge time.Duration
 }
 
-// Defaults applied by newCORS, the same as the configuration's (CONTRACT
+// Defaults applied by newCORS, the same as the configuration's (docs/reference.md
 // §2.1), so that a Handler built without the config package behaves alike.
 var (
 	defaultCORSMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
@@ -155,7 +155,7 @@ func checkHeaderNames(path string, names []string) error {
 // the caller answers with preflight. For any
 // other request it sets the CORS headers of an actual request now, before
 // anything can write a response, so the gateway's own errors carry them as
-// well as upstream answers (CONTRACT §3.6): an allowed origin gets
+// well as upstream answers (docs/reference.md §3.6): an allowed origin gets
 // Access-Control-Allow-Origin (and -Allow-Credentials, -Expose-Headers),
 // every request gets "Vary: Origin" so that no cache hands one origin's
 // answer to another. It reads the client's request as sent.
@@ -186,7 +186,7 @@ func (p *corsPolicy) refusedPreflight(w http.ResponseWriter) {
 	}
 }
 
-// isPreflight reports whether r is a CORS preflight (CONTRACT §3.7: OPTIONS
+// isPreflight reports whether r is a CORS preflight (docs/reference.md §3.7: OPTIONS
 // with Origin and Access-Control-Request-Method) that the gateway answers
 // itself; never without CORS configured.
 func (p *corsPolicy) isPreflight(r *http.Request) bool {

@@ -259,7 +259,7 @@ func TestCORSPreflightBadPath(t *testing.T) {
 
 // TestCORSActual: every response to an allowed origin carries the CORS
 // headers, the gateway's own errors included, so that a browser application
-// can read them (CONTRACT §3.6, §3.7).
+// can read them (docs/reference.md §3.6, §3.7).
 func TestCORSActual(t *testing.T) {
 	up := corsUpstream(t)
 	base := CORS{AllowedOrigins: []string{"https://other.example.org", appOrigin}, ExposedHeaders: []string{"X-Total-Count", "x-request-id"}}
@@ -372,7 +372,7 @@ func TestCORSActual(t *testing.T) {
 
 // TestCORSNotConfigured: without CORS, OPTIONS is an ordinary request: it is
 // authenticated on a required route and forwarded on a public one, and the
-// upstream's own CORS headers pass through untouched (CONTRACT §3.7).
+// upstream's own CORS headers pass through untouched (docs/reference.md §3.7).
 func TestCORSNotConfigured(t *testing.T) {
 	up := corsUpstream(t)
 	g := newGatewayWith(t, nil, corsRoutes(t, up.URL)...)
@@ -419,7 +419,7 @@ func TestCORSNotConfigured(t *testing.T) {
 }
 
 // TestCORSOptionsWithoutOrigin: an OPTIONS with Access-Control-Request-Method
-// but no Origin is not a preflight (CONTRACT §3.7), so it is authenticated.
+// but no Origin is not a preflight (docs/reference.md §3.7), so it is authenticated.
 func TestCORSOptionsWithoutOrigin(t *testing.T) {
 	up := newEcho(t)
 	g := newGatewayWith(t, &CORS{AllowedOrigins: []string{"*"}}, corsRoutes(t, up.URL)...)

@@ -9,13 +9,13 @@ import (
 	"net/http"
 )
 
-// This file is the proxy side of upstream credentials (CONTRACT §3.8): a
+// This file is the proxy side of upstream credentials (docs/reference.md §3.8): a
 // route with a Credential sends the gateway's own token upstream instead of
 // the client's, and retries once with a fresh token when the upstream
 // refuses the first with 401.
 
 // Credential supplies the gateway's own token for a route's upstream
-// (CONTRACT §3.8). It must be safe for concurrent use.
+// (docs/reference.md §3.8). It must be safe for concurrent use.
 type Credential interface {
 	// Name is the configured credential name, for errors and metrics.
 	Name() string
@@ -36,7 +36,7 @@ type Credential interface {
 
 // MaxReplayBody is the largest request body the gateway buffers, on a route
 // with a Credential, so that it can resend the request after an upstream
-// 401 (CONTRACT §3.8). 64 KiB holds the JSON bodies of API calls with room
+// 401 (docs/reference.md §3.8). 64 KiB holds the JSON bodies of API calls with room
 // to spare while bounding what a request pins in memory (a few thousand
 // concurrent requests pin at most a few hundred MiB). A larger body, one of
 // unknown length (chunked, or an HTTP/2 stream without Content-Length) and a
@@ -70,7 +70,7 @@ func (e *credentialError) Unwrap() error { return e.err }
 
 // refused reports whether err is a Credential's verdict on the client's
 // token rather than a failure: a token exchange the token endpoint refused
-// for this subject or target (CONTRACT §3.8). The Credential marks such an
+// for this subject or target (docs/reference.md §3.8). The Credential marks such an
 // error with a Refused method reporting true, somewhere in its chain.
 func refused(err error) bool {
 	var r interface{ Refused() bool }
@@ -79,7 +79,7 @@ func refused(err error) bool {
 
 // credentialRefusal is the response for a token the route's Credential
 // could not supply. A refusal of the client's token (refused) is 403
-// insufficient_scope, with the challenge of a policy denial (CONTRACT §3.6):
+// insufficient_scope, with the challenge of a policy denial (docs/reference.md §3.6):
 // the client may not reach this upstream with this token. Anything else is
 // a 502 that names the credential; only the cause (logged, redacted of the
 // client token) says why. kind is the upstream error kind, "" for a 403.
@@ -130,7 +130,7 @@ func (h *Handler) upstreamToken(ex *exchange, c *route, r *http.Request) (*http.
 }
 
 // credentialTransport attaches a route's upstream token and retries once on
-// a 401 (CONTRACT §3.8). It sits below ReverseProxy, so ReverseProxy only
+// a 401 (docs/reference.md §3.8). It sits below ReverseProxy, so ReverseProxy only
 // ever sees the response it relays: the first 401 of a retried request is
 // drained and closed here. The route's timeout (timeoutTransport) wraps it,
 // so the timeout bounds both attempts and the token refetch between them

@@ -19,10 +19,10 @@ import (
 type Decision struct {
 	// Route is the route the request takes, as given to New and shared with
 	// the Handler: read it, never modify it. It is nil when the request was
-	// refused before routing (CONTRACT §3.1) or matched no route; for a
+	// refused before routing (docs/reference.md §3.1) or matched no route; for a
 	// preflight, it is the route the actual request would take, if any.
 	Route *Route
-	// Preflight reports a CORS preflight (CONTRACT §3.7), which the gateway
+	// Preflight reports a CORS preflight (docs/reference.md §3.7), which the gateway
 	// answers itself with 204, without authentication: Refusal is nil and
 	// Reason "".
 	Preflight bool
@@ -63,7 +63,7 @@ type ForwardedHeader struct {
 	Claim string `json:"claim,omitempty"`
 }
 
-// StepToken is the name of the token step (CONTRACT §3.3 step 1, §3.2) that
+// StepToken is the name of the token step (docs/reference.md §3.3 step 1, §3.2) that
 // Decide records in a Trace.
 const StepToken = "token"
 
@@ -119,7 +119,7 @@ func (h *Handler) decide(r *http.Request, preflight bool, t *verify.Trace) Decis
 	return h.decideRoute(c, r, t)
 }
 
-// decideRoute applies the route's mode (CONTRACT §3.2, §3.3), its
+// decideRoute applies the route's mode (docs/reference.md §3.2, §3.3), its
 // Authenticator and its header plan.
 func (h *Handler) decideRoute(c *route, r *http.Request, t *verify.Trace) Decision {
 	d := Decision{Route: &c.Route, route: c}

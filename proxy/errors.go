@@ -18,7 +18,7 @@ import (
 // answer (nginx's convention); nothing is written to it.
 const statusClientClosed = 499
 
-// Refusal is every response the gateway makes itself (CONTRACT §3.6): a
+// Refusal is every response the gateway makes itself (docs/reference.md §3.6): a
 // Decision's refusal, and the upstream failures found while forwarding. One
 // renderer (Handler.render) turns it into the response, and the exchange
 // hands its cause and reason to the access line and Observe. Its exported
@@ -94,7 +94,7 @@ func quote(s string) string {
 	return b.String()
 }
 
-// DefaultRealm is the realm New uses when Options.Realm is "" (CONTRACT
+// DefaultRealm is the realm New uses when Options.Realm is "" (docs/reference.md
 // §2.1 server.realm).
 const DefaultRealm = "authgate"
 
@@ -116,14 +116,14 @@ func badPath(cause error) *Refusal {
 		Description: "the request path is not acceptable", cause: cause}
 }
 
-// badHost is the 400 for a Host header CONTRACT §3.1's host matching
+// badHost is the 400 for a Host header docs/reference.md §3.1's host matching
 // cannot read as one name.
 func badHost(cause error) *Refusal {
 	return &Refusal{Status: http.StatusBadRequest, Code: "invalid_request",
 		Description: "the request host is not acceptable", cause: cause}
 }
 
-// methodNotAllowed is the 405 for TRACE and CONNECT (CONTRACT §3.1, §3.6).
+// methodNotAllowed is the 405 for TRACE and CONNECT (docs/reference.md §3.1, §3.6).
 // It has no Allow header: which methods a path takes depends on routes the
 // request never reached.
 func methodNotAllowed() *Refusal {
@@ -225,7 +225,7 @@ func clientGone(cause error) *Refusal {
 	return &Refusal{Status: statusClientClosed, Code: "client_closed_request", cause: cause}
 }
 
-// errorBody is the JSON body of every error response (CONTRACT §3.6).
+// errorBody is the JSON body of every error response (docs/reference.md §3.6).
 type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`

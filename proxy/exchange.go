@@ -111,7 +111,7 @@ func (ex *exchange) Value(key any) any {
 	return ex.Context.Value(key)
 }
 
-// maxRequestIDLen bounds a client-supplied X-Request-Id (CONTRACT §3.5).
+// maxRequestIDLen bounds a client-supplied X-Request-Id (docs/reference.md §3.5).
 const maxRequestIDLen = 128
 
 // requestID keeps the client's X-Request-Id when there is exactly one of 1 to

@@ -44,7 +44,7 @@ func (h *Handler) newReverseProxy(c *route) *httputil.ReverseProxy {
 // identityHeaders evaluates the route's header plan against a verified
 // identity, whose bearer token was token: the forward.headers in name
 // order, then the claims header. A claim that cannot be a header value fails
-// the whole request (CONTRACT §3.5): the error wraps
+// the whole request (docs/reference.md §3.5): the error wraps
 // reason.ErrUnforwardableClaim.
 func (c *route) identityHeaders(id *verify.Identity, token string) ([]ForwardedHeader, error) {
 	n := len(c.headers)
@@ -112,7 +112,7 @@ func encodes(s string, b []byte) bool {
 	return true
 }
 
-// rewrite shapes the outbound request (CONTRACT §3.5).
+// rewrite shapes the outbound request (docs/reference.md §3.5).
 func (c *route) rewrite(pr *httputil.ProxyRequest) {
 	ex := exchangeFrom(pr.In.Context()) // always set: only Handler.forward calls the proxy
 	path, rawPath := c.upstreamPath(pr.In.URL)
@@ -172,7 +172,7 @@ func (c *route) rewrite(pr *httputil.ProxyRequest) {
 }
 
 // upstreamPath returns the outbound path, decoded and escaped. The escaped
-// form is the client's own (CONTRACT §3.1: %2F stays %2F); with StripPrefix
+// form is the client's own (docs/reference.md §3.1: %2F stays %2F); with StripPrefix
 // the matched prefix is cut from it, with the ";parameters" of the segments
 // it covers ("/api;x/y" sends "/y"), and a request for exactly the prefix
 // goes to the upstream's base path.

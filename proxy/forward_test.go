@@ -51,7 +51,7 @@ func foldHeader(name string) string { return strings.ToLower(strings.ReplaceAll(
 // repeats arrive as written) on every kind of route, and checks what the
 // upstream got: every identity header, in any spelling, is the gateway's
 // own, spelled canonically with its one value, or absent; the forwarding
-// headers and X-Request-Id are the gateway's (CONTRACT §3.5, STYLE 3).
+// headers and X-Request-Id are the gateway's (docs/reference.md §3.5, STYLE 3).
 // Stripping runs before routing, on every route: a route that sets no
 // identity header still gets none of the client's. One end-to-end case is
 // internal/gateway's TestHandlerHeaderSpoofing.
@@ -195,7 +195,7 @@ func TestHeaderSpoofing(t *testing.T) {
 }
 
 // TestClaimHeaders checks the route's header plan as the upstream receives
-// it through the real handler (CONTRACT §3.5): each header from its
+// it through the real handler (docs/reference.md §3.5): each header from its
 // selector, one of every kind of value, an absent or null claim leaving
 // the header unset, the claims header holding the payload exactly. How
 // each value is encoded is claims.TestHeaderValue's and
@@ -398,7 +398,7 @@ func TestResponseRequestID(t *testing.T) {
 	}
 }
 
-// clientOnlyHeaders are the headers CONTRACT §3.5 drops from every client
+// clientOnlyHeaders are the headers docs/reference.md §3.5 drops from every client
 // request, a few more X-Forwarded-* suffixes, and HTTP2-Settings and Proxy.
 var clientOnlyHeaders = []string{
 	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",

@@ -2,7 +2,7 @@
 // identity and client forwarding headers, refuses unsafe upgrades and
 // framing, decides each request (Decide: method, host and path checks,
 // routing, the route's auth mode and its Authenticator, identity headers),
-// renders every refusal, and forwards with httputil.ReverseProxy (CONTRACT
+// renders every refusal, and forwards with httputil.ReverseProxy (docs/reference.md
 // §3). Verification itself is behind the Authenticator interface.
 package proxy
 
@@ -20,7 +20,7 @@ import (
 	"github.com/authgate/authgate/internal/headers"
 )
 
-// Authenticator authenticates a request's credentials for a route (CONTRACT
+// Authenticator authenticates a request's credentials for a route (docs/reference.md
 // §3.3 steps 2–7); internal/auth's Authenticator is the gateway's. Its
 // Result holds the verified identity, or the refusal, an error wrapping one
 // reason sentinel (reason.Of): the proxy maps the reason to the response and
@@ -40,7 +40,7 @@ type Options struct {
 	Realm string
 	// Logger receives access lines and errors; nil discards them.
 	Logger *slog.Logger
-	// AccessLog enables one "request" line per request (CONTRACT §6).
+	// AccessLog enables one "request" line per request (docs/reference.md §6).
 	AccessLog bool
 	// Observe, if set, is called once per request after the response is
 	// written (for metrics). It must be safe for concurrent use.
@@ -50,7 +50,7 @@ type Options struct {
 	// Route timeouts apply whatever the transport.
 	Transport http.RoundTripper
 	// CORS, if set, makes the gateway answer CORS preflights itself and put
-	// CORS headers on every response (CONTRACT §3.7). Nil: no CORS handling
+	// CORS headers on every response (docs/reference.md §3.7). Nil: no CORS handling
 	// at all; OPTIONS is routed and authenticated like any other method.
 	CORS *CORS
 }
@@ -173,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // stripClientHeaders removes, in one pass and on every request and route
 // (public ones included), every header a client must not be able to send
-// upstream (CONTRACT §3.5):
+// upstream (docs/reference.md §3.5):
 //   - every header any route may set (h.strip). Without this a client could
 //     send "X-User-Id: admin" to an optional or public route, or to a route
 //     that does not set that header, and an upstream that trusts the

@@ -321,7 +321,7 @@ func echoOf(t testing.TB, resp *http.Response, body []byte) echoed {
 }
 
 // errorOf decodes a gateway error body and checks the headers every error
-// response carries (CONTRACT §3.6).
+// response carries (docs/reference.md §3.6).
 func errorOf(t testing.TB, resp *http.Response, body []byte) errorBody {
 	t.Helper()
 	if got := resp.Header.Get("Content-Type"); got != "application/json" {
@@ -337,7 +337,7 @@ func errorOf(t testing.TB, resp *http.Response, body []byte) errorBody {
 	return e
 }
 
-// The fixture's payload: every claim encoding of CONTRACT §3.5.
+// The fixture's payload: every claim encoding of docs/reference.md §3.5.
 const alicePayload = `{"sub":"alice","iss":"https://issuer.example","exp":1700000000,"scope":"read",` +
 	`"realm_access":{"roles":["reader","writer"]},"admin":true,"pi":3.5,"org":{"id":7,"name":"acme"},` +
 	`"https://example.com/groups":["g1",2,false],"nothing":null}`

@@ -46,7 +46,7 @@ func checkRequest(method, host, path string) (string, *Refusal) {
 }
 
 // refusedMethod reports whether method is TRACE or CONNECT, which are
-// answered 405 on every path and never forwarded (CONTRACT §3.1). TRACE
+// answered 405 on every path and never forwarded (docs/reference.md §3.1). TRACE
 // echoes the request, headers included, back to whoever sent it (cross-site
 // tracing: a script reads the cookies and the Authorization it could not
 // see otherwise); CONNECT asks the gateway to open a raw tunnel to a host of
@@ -75,7 +75,7 @@ func checkHost(host string) error {
 	return nil
 }
 
-// checkPath enforces CONTRACT §3.1 on the decoded path p and returns the
+// checkPath enforces docs/reference.md §3.1 on the decoded path p and returns the
 // path that routes are matched against: p with every segment's
 // ";parameters" removed (p itself, without allocating, when it has none).
 //

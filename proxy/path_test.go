@@ -45,7 +45,7 @@ func TestPathTricks(t *testing.T) {
 		{name: "absolute form with dot-dot", target: "http://example.com/api/../admin", status: 400},
 		// (OPTIONS * is answered by net/http itself, before any handler.)
 		{name: "asterisk form", target: "*", status: 400},
-		// Characters upstream stacks read differently (CONTRACT §3.1).
+		// Characters upstream stacks read differently (docs/reference.md §3.1).
 		{name: "encoded NUL", target: "/api/a%00b", status: 400},
 		{name: "encoded NUL before a suffix", target: "/api/secret%00.png", status: 400},
 		{name: "encoded CR LF", target: "/api/a%0d%0aX-Injected:%201", status: 400},
@@ -198,7 +198,7 @@ func TestRouting(t *testing.T) {
 }
 
 // TestUpstreamPath checks the outbound path: base paths, strip_prefix, and
-// the client's encoding (CONTRACT §3.1).
+// the client's encoding (docs/reference.md §3.1).
 func TestUpstreamPath(t *testing.T) {
 	up := newEcho(t)
 	for _, tc := range []struct {

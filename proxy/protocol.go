@@ -23,7 +23,7 @@ const (
 	otherUpgrade                // anything else: forwarded as plain HTTP/1.1
 )
 
-// upgradeOf classifies r (CONTRACT §3.5). A request is a WebSocket
+// upgradeOf classifies r (docs/reference.md §3.5). A request is a WebSocket
 // handshake only when it is an HTTP/1.1 GET without a Transfer-Encoding
 // (RFC 6455 §4.1; RFC 9110 §7.8: an HTTP/1.0 Upgrade is ignored), with
 // exactly one Upgrade field that is the token "websocket" and a Connection
@@ -82,7 +82,7 @@ func checkSwitch(ex *exchange, res *http.Response) error {
 }
 
 // mustClose reports whether the client connection of r is closed after its
-// response (CONTRACT §3.1, §3.5; RFC 9112 §6.1, §9.6):
+// response (docs/reference.md §3.1, §3.5; RFC 9112 §6.1, §9.6):
 //
 //   - r has a Transfer-Encoding. Go's server takes a request with both
 //     "Transfer-Encoding: chunked" and Content-Length as chunked, silently

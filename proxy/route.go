@@ -16,7 +16,7 @@ import (
 )
 
 // Route is one routing rule as the gateway compiles it from configuration
-// (CONTRACT §2.1 routes). New validates it; the Handler never modifies it.
+// (docs/reference.md §2.1 routes). New validates it; the Handler never modifies it.
 type Route struct {
 	// Name identifies the route in logs and metrics. It must be non-empty,
 	// unique among the routes and not "none", the label of unmatched
@@ -59,7 +59,7 @@ type Route struct {
 	// upstream's response headers; past it the client gets 504. Zero means no
 	// limit; it must not be negative.
 	Timeout time.Duration
-	// Mode says what a request without a token gets (CONTRACT §3.3 step 1).
+	// Mode says what a request without a token gets (docs/reference.md §3.3 step 1).
 	Mode policy.Mode
 	// Auth verifies tokens and applies the route's policy. It is nil if and
 	// only if Mode is policy.None.
@@ -83,7 +83,7 @@ type Route struct {
 	// this says.
 	StripAuthorization bool
 	// Credential, if set, supplies the gateway's own token for the upstream
-	// (CONTRACT §3.8): once the request is allowed, the gateway sends
+	// (docs/reference.md §3.8): once the request is allowed, the gateway sends
 	// "Authorization: Bearer <its token>" instead of the client's
 	// Authorization, which never goes upstream on such a route, and retries
 	// once on an upstream 401 when the request can be replayed (see
@@ -268,7 +268,7 @@ func hasPathPrefix(path, prefix string) bool {
 	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
 
-// hostKey returns the part of a Host value that routes compare (CONTRACT
+// hostKey returns the part of a Host value that routes compare (docs/reference.md
 // §3.1), without allocating: the port, the brackets of an IPv6 literal and
 // one trailing dot removed ("API.Example.com.:8443" → "API.Example.com").
 // "api.example.com." is the same name as "api.example.com" to DNS and to

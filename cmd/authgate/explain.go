@@ -34,7 +34,7 @@ type exitStatus int
 
 func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// explain implements `authgate explain` (CONTRACT §1): whether the gateway
+// explain implements `authgate explain` (docs/reference.md §1): whether the gateway
 // would let a token through on a route, and why, step by step. It exits 0
 // when the gateway would forward the request, 1 when it would refuse it.
 func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error {

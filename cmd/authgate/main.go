@@ -1,5 +1,5 @@
 // Command authgate is a JWT-verifying reverse proxy. See README.md and
-// CONTRACT §1 for the command line.
+// docs/reference.md §1 for the command line.
 package main
 
 import (
@@ -27,7 +27,7 @@ var (
 	commit  = ""
 )
 
-// Exit codes (CONTRACT §1).
+// Exit codes (docs/reference.md §1).
 const (
 	exitOK    = 0
 	exitError = 1

@@ -49,12 +49,12 @@ type tcase struct {
 	name string
 	req  string // the raw request
 	// status is the status the client must get. code, when set, is the JSON
-	// error code of a refusal the gateway makes itself (CONTRACT §3.6);
+	// error code of a refusal the gateway makes itself (docs/reference.md §3.6);
 	// parser marks a refusal by the HTTP message parser (wantParserRefusal).
 	status int
 	code   string
 	parser bool
-	// reason, when set, is the access line's reason (CONTRACT §4).
+	// reason, when set, is the access line's reason (docs/reference.md §4).
 	reason string
 	// fwd lists the requests ("METHOD target") the upstream must receive,
 	// in order; nil: nothing.
@@ -136,7 +136,7 @@ func wantHeader(t *testing.T, r record, name string, vals ...string) {
 
 // identity checks the identity headers /api forwards for tok: X-User-Id is
 // its sub, X-Auth-Claims exactly its payload segment (base64url of the
-// verified payload bytes, CONTRACT §3.5).
+// verified payload bytes, docs/reference.md §3.5).
 func identity(tok string) func(*testing.T, *http.Response, []byte, []record) {
 	return func(t *testing.T, _ *http.Response, _ []byte, recs []record) {
 		t.Helper()
@@ -152,7 +152,7 @@ func identity(tok string) func(*testing.T, *http.Response, []byte, []record) {
 }
 
 // testLogs checks, over everything the suite sent, that no token and no
-// query string reached a log line (CONTRACT §6).
+// query string reached a log line (docs/reference.md §6).
 func testLogs(t *testing.T, f *fixture) {
 	logs := f.proc.Stderr.String()
 	f.mu.Lock()
@@ -172,7 +172,7 @@ func testLogs(t *testing.T, f *fixture) {
 	if strings.Contains(logs, "access_token") {
 		t.Errorf("a query string (access_token=…) appears in the logs")
 	}
-	// CONTRACT §6: JSON durations are seconds. No request of this suite
+	// docs/reference.md §6: JSON durations are seconds. No request of this suite
 	// takes 1000 s (every read has a 10 s deadline), and none takes under a
 	// microsecond, which in nanoseconds would read below 1000.
 	lines := f.proc.Stderr.Lines(t, "request")

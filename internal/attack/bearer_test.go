@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// testBearer: token extraction (CONTRACT §3.2, RFC 6750 §2).
+// testBearer: token extraction (docs/reference.md §3.2, RFC 6750 §2).
 func testBearer(t *testing.T, f *fixture) {
 	tok := f.good(t, nil)
 	form := "access_token=" + query(tok)
@@ -47,7 +47,7 @@ func testBearer(t *testing.T, f *fixture) {
 		missing("empty Authorization", request("GET", "/api/b", "Authorization:")),
 		missing("token in Proxy-Authorization", request("GET", "/api/b", "Proxy-Authorization: Bearer "+tok)),
 		missing("token in a cookie", request("GET", "/api/b", "Cookie: access_token="+tok)),
-		// CONTRACT §3.2: more than one Authorization header, or malformed
+		// docs/reference.md §3.2: more than one Authorization header, or malformed
 		// Bearer credentials: 400, whatever else is there.
 		bad("two Authorization headers, both the valid token", request("GET", "/api/b", bearer(tok), bearer(tok))),
 		bad("two Authorization headers, Basic then Bearer", request("GET", "/api/b", "Authorization: Basic YWxpY2U6c2VjcmV0", bearer(tok))),
@@ -64,7 +64,7 @@ func testBearer(t *testing.T, f *fixture) {
 		ok("bearer in lower case", "Authorization: bearer "+tok),
 		ok("BEARER in upper case", "Authorization: BEARER "+tok),
 		ok("two spaces after Bearer (1*SP)", "Authorization: Bearer  "+tok),
-		// CONTRACT §3.3 step 1: a token present on an optional route must
+		// docs/reference.md §3.3 step 1: a token present on an optional route must
 		// pass; a bad one is never downgraded to anonymous.
 		{name: "invalid token on the optional route is refused, not anonymous",
 			req: request("GET", "/opt/b", bearer(f.good(t, map[string]any{"aud": "other"}))), status: 401, code: "invalid_token", reason: "bad_audience"},
@@ -74,7 +74,7 @@ func testBearer(t *testing.T, f *fixture) {
 				wantHeader(t, recs[0], "X-User-Id")
 				wantHeader(t, recs[0], "X-Auth-Claims")
 			}},
-		// CONTRACT §3.2: on a none route the header is not examined at all.
+		// docs/reference.md §3.2: on a none route the header is not examined at all.
 		{name: "two Authorization headers on a public route are not examined",
 			req: request("GET", "/public/b", bearer("a"), "Authorization: Basic b"), status: 200, reason: "public", fwd: []string{"GET /public/b"}},
 		{name: "malformed Bearer on a public route is not examined",

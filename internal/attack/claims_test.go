@@ -10,7 +10,7 @@ import (
 
 // The claim and encoding classes of testJWT: RFC 7519 §4 claims, RFC 8725
 // §3.11 typing, RFC 8259 JSON, RFC 7515 §2 base64url, and what the gateway
-// forwards from claims (CONTRACT §3.5).
+// forwards from claims (docs/reference.md §3.5).
 
 func (f *fixture) timeCases(t *testing.T) []tcase {
 	now := time.Now().Unix()

@@ -178,7 +178,7 @@ func methodOf(req string) string {
 	return m
 }
 
-// errorBody is CONTRACT §3.6's error body.
+// errorBody is docs/reference.md §3.6's error body.
 type errorBody struct {
 	Error       *string `json:"error"`
 	Description *string `json:"error_description"`
@@ -194,7 +194,7 @@ func wantStatus(tb testing.TB, resp *http.Response, body []byte, status int) boo
 	return true
 }
 
-// wantError checks a refusal the gateway made itself against CONTRACT §3.6:
+// wantError checks a refusal the gateway made itself against docs/reference.md §3.6:
 // status, Content-Type, Cache-Control, the JSON body's error code, a
 // description that quotes no part of any token in secrets, and the
 // challenge: a bare one for a missing token, error="invalid_token" for an

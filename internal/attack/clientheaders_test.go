@@ -7,7 +7,7 @@ import (
 )
 
 // testClientHeaders: the proxy, client-address and method/URL override
-// headers of CONTRACT §3.5 never reach an upstream from a client; the
+// headers of docs/reference.md §3.5 never reach an upstream from a client; the
 // gateway sets X-Forwarded-For/-Host/-Proto and X-Real-IP itself.
 func testClientHeaders(t *testing.T, f *fixture) {
 	tok := f.good(t, nil)
@@ -93,7 +93,7 @@ func testClientHeaders(t *testing.T, f *fixture) {
 			add(l)
 		}
 		// The gateway's own headers survive a client naming them as
-		// hop-by-hop (CONTRACT §3.5: a client cannot make it drop them).
+		// hop-by-hop (docs/reference.md §3.5: a client cannot make it drop them).
 		cases = append(cases, tcase{name: route.name + ", the headers the gateway sets named in Connection",
 			req:    request("GET", route.target, lines("Connection: X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Real-IP, X-Request-Id")...),
 			status: 200, fwd: []string{"GET " + route.target},

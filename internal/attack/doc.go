@@ -9,7 +9,7 @@
 // The cases come from RFC 8725 (JWT best current practice), RFC 7515/7519
 // (JWS, JWT), RFC 6750 (bearer tokens), RFC 9112 (message framing,
 // smuggling, pipelining), RFC 3986 (paths) and the public JWT attack
-// catalogues, and are written against CONTRACT §3. Attacks go out as raw
+// catalogues, and are written against docs/reference.md §3. Attacks go out as raw
 // bytes on a TCP connection, so that nothing in a client library normalises
 // them away. Every case asserts the status, the JSON error code and the
 // WWW-Authenticate challenge the client gets, and what the upstream

@@ -342,7 +342,7 @@ func (f *fixture) accessReason(tb testing.TB, resp *http.Response) string {
 	return r
 }
 
-// wantReason checks the access line's reason (CONTRACT §4, §6).
+// wantReason checks the access line's reason (docs/reference.md §4, §6).
 func (f *fixture) wantReason(tb testing.TB, resp *http.Response, want string) {
 	tb.Helper()
 	if want == "" {

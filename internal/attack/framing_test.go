@@ -15,7 +15,7 @@ const smuggled = "GET /admin/smuggled HTTP/1.1\r\nHost: " + testHost + "\r\n\r\n
 func chunk(s string) string { return fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(s), s) }
 
 // testFraming: RFC 9112 §6 message framing, request smuggling (§11.2) and
-// pipelining (§9.3), CONTRACT §3.1.
+// pipelining (§9.3), docs/reference.md §3.1.
 func testFraming(t *testing.T, f *fixture) {
 	t.Run("ambiguous framing", func(t *testing.T) { testAmbiguous(t, f) })
 	t.Run("malformed messages", func(t *testing.T) { f.run(t, f.malformedCases()) })
@@ -24,7 +24,7 @@ func testFraming(t *testing.T, f *fixture) {
 
 // testAmbiguous sends requests with both Content-Length and
 // Transfer-Encoding, or a Transfer-Encoding the gateway cannot honour, with
-// a smuggled request behind the body. CONTRACT §3.1: 400, or one answer and
+// a smuggled request behind the body. docs/reference.md §3.1: 400, or one answer and
 // the connection closed; either way no second request is read, and the
 // upstream never sees the smuggled one.
 func testAmbiguous(t *testing.T, f *fixture) {

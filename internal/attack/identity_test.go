@@ -8,7 +8,7 @@ import (
 )
 
 // identityHeaders are the headers some route sets from claims, folded
-// (lower case, "_" read as "-"): CONTRACT §3.5 strips them from every
+// (lower case, "_" read as "-"): docs/reference.md §3.5 strips them from every
 // request on every route before anything else.
 var identityHeaders = map[string]string{
 	"x-user-id":     "X-User-Id",
@@ -53,7 +53,7 @@ func wantIdentity(want map[string]string) func(*testing.T, *http.Response, []byt
 
 // testIdentity: a client can never supply identity headers, in any
 // spelling, on any route kind, and cannot make the gateway drop its own
-// (CONTRACT §3.5). Each spelling on its own is proxy's TestHeaderSpoofing
+// (docs/reference.md §3.5). Each spelling on its own is proxy's TestHeaderSpoofing
 // table; here every spelling at once goes through the real binary on every
 // kind of route.
 func testIdentity(t *testing.T, f *fixture) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// testKeys floods the gateway with unknown kids (CONTRACT §3.3 step 5): each
+// testKeys floods the gateway with unknown kids (docs/reference.md §3.3 step 5): each
 // is refused 401 at once, and none causes a key fetch, since the last fetch
 // (the initial one) is younger than min_refresh_interval (10m).
 func testKeys(t *testing.T, f *fixture) {

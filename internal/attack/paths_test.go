@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// badPath is a request CONTRACT §3.1 refuses with 400 invalid_request.
+// badPath is a request docs/reference.md §3.1 refuses with 400 invalid_request.
 func badPath(name, target string) tcase {
 	return tcase{name: name, req: request("GET", target), status: 400, code: "invalid_request"}
 }
@@ -29,7 +29,7 @@ func guarded(name, target string) tcase {
 
 const windows = "upstreams on Windows (IIS, ASP.NET, Kestrel on NTFS) "
 
-// testPaths: CONTRACT §3.1 and RFC 3986 §3.3, §5.2.4, §6.
+// testPaths: docs/reference.md §3.1 and RFC 3986 §3.3, §5.2.4, §6.
 func testPaths(t *testing.T, f *fixture) {
 	f.run(t, []tcase{
 		// Dot segments, plain and encoded (RFC 3986 §5.2.4).
@@ -52,7 +52,7 @@ func testPaths(t *testing.T, f *fixture) {
 		badPath("encoded double slash", "/public/%2F/x"),
 		badPath("slash then encoded slash", "/public/%2Fadmin"),
 		// Matrix parameters (Tomcat, Jetty, Spring): ignored for the dot
-		// check and matching (CONTRACT §3.1).
+		// check and matching (docs/reference.md §3.1).
 		badPath("..; segment", "/public/..;/admin"),
 		badPath("..;x segment", "/public/..;x/admin"),
 		badPath(".; segment", "/public/.;/x"),
@@ -62,7 +62,7 @@ func testPaths(t *testing.T, f *fixture) {
 		guarded("/admin;jsessionid=1 matches /admin", "/admin;jsessionid=1"),
 		guarded("/files/private;x matches the guarded route", "/files/private;x"),
 		verbatim("/public;x/y matches /public and goes as sent", "/public;x/y"),
-		// Characters upstreams decode differently (CONTRACT §3.1).
+		// Characters upstreams decode differently (docs/reference.md §3.1).
 		badPath("encoded NUL", "/public/%00"),
 		badPath("encoded NUL inside a dot-dot", "/public/.%00./admin"),
 		badPath("encoded NUL before a suffix", "/public/a%00.json"),
@@ -142,7 +142,7 @@ func testPaths(t *testing.T, f *fixture) {
 	})
 }
 
-// testHosts: CONTRACT §3.1, host matching is case-insensitive, ignores the
+// testHosts: docs/reference.md §3.1, host matching is case-insensitive, ignores the
 // port and one trailing dot; RFC 9112 §3.2.2, an absolute-form target's
 // authority wins over Host. vhost-admin (admin.example) requires the admin
 // scope; vhost-any, on the same prefix, is public and preserves the Host.
@@ -179,7 +179,7 @@ func testHosts(t *testing.T, f *fixture) {
 	})
 }
 
-// testMethods: CONTRACT §3.1, TRACE and CONNECT are never forwarded;
+// testMethods: docs/reference.md §3.1, TRACE and CONNECT are never forwarded;
 // methods are case-sensitive (RFC 9110 §9.1). readonly-get (GET only) is
 // public; readonly-write, on the same prefix, requires the admin scope.
 func testMethods(t *testing.T, f *fixture) {

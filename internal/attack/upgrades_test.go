@@ -47,7 +47,7 @@ func noUpgrade(t *testing.T, recs []record) {
 	}
 }
 
-// testUpgrades: CONTRACT §3.5, only WebSocket upgrades, verified on the
+// testUpgrades: docs/reference.md §3.5, only WebSocket upgrades, verified on the
 // handshake; no other protocol and no unrequested 101 ever makes a tunnel.
 // The upstream answers 101 to any upgrade it is asked for (as h2c- and
 // WebSocket-capable servers do), so a forwarded Upgrade shows as a tunnel.
@@ -150,7 +150,7 @@ func testUpgrades(t *testing.T, f *fixture) {
 	}
 
 	// A list naming h2c next to websocket still asks for h2c: whatever is
-	// forwarded names no protocol but websocket (CONTRACT §3.5).
+	// forwarded names no protocol but websocket (docs/reference.md §3.5).
 	t.Run("h2c listed before websocket", func(t *testing.T) {
 		m := f.up.mark()
 		c := f.dial(t)
@@ -209,7 +209,7 @@ func testUpgrades(t *testing.T, f *fixture) {
 	})
 }
 
-// testCORS: CONTRACT §3.7. Preflights are answered by the gateway and never
+// testCORS: docs/reference.md §3.7. Preflights are answered by the gateway and never
 // forwarded; OPTIONS without Access-Control-Request-Method is an ordinary
 // request.
 func testCORS(t *testing.T, f *fixture) {

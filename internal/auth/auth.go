@@ -1,5 +1,5 @@
 // Package auth authenticates a request's credentials for one route: token
-// verification (CONTRACT §3.3 steps 2–6, internal/verify) joined with the
+// verification (docs/reference.md §3.3 steps 2–6, internal/verify) joined with the
 // route's policy (step 7, policy) into one call whose answer is one value,
 // the identity or the refusal. It knows nothing of HTTP routing, headers or
 // responses: the proxy extracts the credentials, maps a refusal to its

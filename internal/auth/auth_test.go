@@ -195,7 +195,7 @@ func TestAuthenticateTrace(t *testing.T) {
 }
 
 // TestTypedClaimMismatch: a claim holding the rule's value with another
-// JSON type is refused (CONTRACT §3.4), and the log line says which types.
+// JSON type is refused (docs/reference.md §3.4), and the log line says which types.
 func TestTypedClaimMismatch(t *testing.T) {
 	f := newFixture(t)
 	a := f.authenticator(t, policy.Rules{Claims: map[string]any{"is_paid": true}})

@@ -16,7 +16,7 @@ import (
 // float64 representation, so printing it in plain digits loses nothing.
 const maxExactFloat = 1 << 53
 
-// HeaderValue encodes a claim value as an HTTP header value (CONTRACT §3.5):
+// HeaderValue encodes a claim value as an HTTP header value (docs/reference.md §3.5):
 //   - a string as is;
 //   - an integer in plain digits ("1700000000", never "1.7e+09"), including a
 //     json.Number or float64 that holds an integer (floats up to 2^53); other

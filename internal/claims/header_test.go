@@ -131,7 +131,7 @@ func FuzzHeaderValue(f *testing.F) {
 		if i := invalidFieldByte(s); i >= 0 {
 			t.Errorf("HeaderValue(%q) = %q holds a control byte at %d", doc, s, i)
 		}
-		// CONTRACT §3.5: a string goes as is, an integer in its own digits,
+		// docs/reference.md §3.5: a string goes as is, an integer in its own digits,
 		// an object as JSON that reads back as the same object.
 		switch x := v.(type) {
 		case string:

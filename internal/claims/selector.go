@@ -1,5 +1,5 @@
 // Package claims picks values out of a verified token payload and encodes
-// them as HTTP header values (CONTRACT §3.4 claim keys, §3.5 claim → header).
+// them as HTTP header values (docs/reference.md §3.4 claim keys, §3.5 claim → header).
 // It knows nothing of HTTP handlers or tokens: it sees decoded JSON.
 package claims
 

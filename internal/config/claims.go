@@ -8,7 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ClaimRules is auth.claims (CONTRACT §3.4): a claim name, or an RFC 6901
+// ClaimRules is auth.claims (docs/reference.md §3.4): a claim name, or an RFC 6901
 // JSON Pointer when it starts with "/", mapped to the value the claim must
 // equal or contain (a string, number or boolean) or to a list of values one
 // of which it must hold. Values are as YAML decodes them (string, bool,

@@ -189,7 +189,7 @@ func expandTree(n *yaml.Node, path string, env Env, p *problems, file string) {
 	}
 }
 
-// expand replaces ${NAME} in s with the variable's value (CONTRACT §2.2).
+// expand replaces ${NAME} in s with the variable's value (docs/reference.md §2.2).
 // "$$" is a literal "$"; a "$" followed by anything else stays as it is. An
 // unset variable is an error; a variable set to "" expands to "".
 func expand(s string, env Env) (string, error) {

@@ -13,7 +13,7 @@ import (
 	"github.com/authgate/authgate/proxy"
 )
 
-// Defaults of CONTRACT §2.1. A default that a constructor applies to a zero
+// Defaults of docs/reference.md §2.1. A default that a constructor applies to a zero
 // value is the constructor's, and is named from there: jwks.Default*,
 // verify.Default*, proxy.DefaultRealm; the CORS methods and headers are
 // filled by proxy.New and not here at all. The others are the
@@ -141,7 +141,7 @@ func fillDefaults(c *Config, loc *locator) {
 }
 
 // mergeDefaults merges the defaults block into every route, field by field
-// (CONTRACT §2.1): a field the route sets, even to an explicitly empty list
+// (docs/reference.md §2.1): a field the route sets, even to an explicitly empty list
 // or mapping, wins; otherwise the default's value applies. Lists and
 // mappings are replaced whole, never combined, so a route can always say
 // exactly what it wants. It runs before the built-in defaults, which then

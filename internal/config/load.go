@@ -17,7 +17,7 @@ func (env Env) lookup() Env {
 	return env
 }
 
-// Environment variables that choose the configuration source (CONTRACT §1).
+// Environment variables that choose the configuration source (docs/reference.md §1).
 const (
 	varConfig   = "AUTHGATE_CONFIG"
 	varUpstream = "AUTHGATE_UPSTREAM"

@@ -9,7 +9,7 @@ import (
 
 // shadowWarnings warns about every route that can never match because an
 // earlier route takes all of its requests (routes are tried in order, the
-// first match wins). It is a warning, not an error (CONTRACT §2.1).
+// first match wins). It is a warning, not an error (docs/reference.md §2.1).
 func shadowWarnings(routes []Route, p *problems) {
 	for j := range routes {
 		for i := range j {

@@ -1,5 +1,5 @@
 // Package config loads, validates and describes authgate's configuration
-// (CONTRACT §2): a strict YAML file with ${ENV} expansion and AUTHGATE_*
+// (docs/reference.md §2): a strict YAML file with ${ENV} expansion and AUTHGATE_*
 // overrides, or the environment-only sidecar mode.
 package config
 
@@ -99,7 +99,7 @@ type JWKS struct {
 	Timeout            time.Duration `yaml:"timeout"`              // default 5s
 }
 
-// Defaults are merged field by field into every route (CONTRACT §2.1): a
+// Defaults are merged field by field into every route (docs/reference.md §2.1): a
 // route field the file leaves out (or sets to null) takes the default's
 // value; one it sets, even to an empty list or mapping, keeps its own. Load
 // merges them before the built-in defaults apply, so the Routes of a loaded
@@ -112,7 +112,7 @@ type Defaults struct {
 	Forward Forward `yaml:"forward"`
 }
 
-// CORS configures cross-origin handling (CONTRACT §3.7).
+// CORS configures cross-origin handling (docs/reference.md §3.7).
 type CORS struct {
 	AllowedOrigins   []string      `yaml:"allowed_origins"`
 	AllowedMethods   []string      `yaml:"allowed_methods"`
@@ -122,7 +122,7 @@ type CORS struct {
 	MaxAge           time.Duration `yaml:"max_age"`
 }
 
-// Credential is a token the gateway obtains for itself (CONTRACT §3.8):
+// Credential is a token the gateway obtains for itself (docs/reference.md §3.8):
 // exactly one of ClientCredentials or TokenExchange.
 type Credential struct {
 	Name              string             `yaml:"name"`

@@ -83,7 +83,7 @@ func (o ExchangeOptions) Validate() error {
 }
 
 // TokenExchange exchanges each client's verified token for one to send
-// upstream (RFC 8693, CONTRACT §3.8). It caches the result per client
+// upstream (RFC 8693, docs/reference.md §3.8). It caches the result per client
 // token, keyed by the token's SHA-256 (the token itself is never a key nor
 // kept), in an LRU bounded by CacheSize; each entry is valid until the
 // earlier of its expires_in and the client token's exp. Concurrent

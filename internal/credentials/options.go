@@ -1,5 +1,5 @@
 // Package credentials obtains the tokens the gateway sends upstream
-// (CONTRACT §3.8): its own, with the OAuth 2.0 client-credentials grant
+// (docs/reference.md §3.8): its own, with the OAuth 2.0 client-credentials grant
 // (RFC 6749 §4.4), cached behind an atomic pointer and refreshed ahead of
 // expiry by a background loop, so no request waits on a refresh
 // (ClientCredentials); and one per client token, exchanged from the

@@ -181,7 +181,7 @@ func visit(t *testing.T, browserCtx context.Context, pageURL string) string {
 // browser sends the preflight the gateway must answer without a token, then
 // the actual request; a page on an origin not in the list is blocked by the
 // browser before any request reaches the upstream; and a refusal's body and
-// WWW-Authenticate are readable from script (CONTRACT §3.6, §3.7).
+// WWW-Authenticate are readable from script (docs/reference.md §3.6, §3.7).
 func TestBrowserCORS(t *testing.T) {
 	browser := startBrowser(t)
 

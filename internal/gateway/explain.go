@@ -47,7 +47,7 @@ type Report struct {
 	// unverified unless the verdict allows the request.
 	Header json.RawMessage `json:"header,omitempty"`
 	Claims json.RawMessage `json:"claims,omitempty"`
-	// Steps are CONTRACT §3.3's steps in order.
+	// Steps are docs/reference.md §3.3's steps in order.
 	Steps []Step `json:"steps"`
 	// Forwarded are the identity headers the upstream would receive.
 	Forwarded []proxy.ForwardedHeader `json:"forwarded_headers,omitempty"`
@@ -76,7 +76,7 @@ type RouteReport struct {
 	Audiences []string `json:"audiences,omitempty"`
 	Scopes    []string `json:"scopes,omitempty"`
 	AnyScopes []string `json:"any_scopes,omitempty"`
-	// Policy lists the route's requirements (CONTRACT §3.4) in the order
+	// Policy lists the route's requirements (docs/reference.md §3.4) in the order
 	// they are checked.
 	Policy []string `json:"policy,omitempty"`
 }
@@ -104,7 +104,7 @@ type KeyStatus struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Step is one check, in CONTRACT §3.3's order: the handler's decision
+// Step is one check, in docs/reference.md §3.3's order: the handler's decision
 // records stage 1 (token), verification 2–6, the route's Authenticator 7
 // (policy).
 type Step = verify.Step
@@ -226,7 +226,7 @@ func (rt *Runtime) verdict(d proxy.Decision, t *verify.Trace, keys []KeyStatus) 
 }
 
 // parseRequest splits "METHOD URL" input into what routing uses: the host
-// and the URL with the decoded path (CONTRACT §3.1), without user info,
+// and the URL with the decoded path (docs/reference.md §3.1), without user info,
 // query or fragment.
 func parseRequest(method, raw string) (*ExplainRequest, string, *url.URL, error) {
 	if method == "" || strings.ContainsAny(method, " \t") {

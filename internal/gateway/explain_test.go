@@ -216,7 +216,7 @@ routes:
 	}
 }
 
-// TestExplainClaimPolicy: claim rules (CONTRACT §3.4) are explained one
+// TestExplainClaimPolicy: claim rules (docs/reference.md §3.4) are explained one
 // line each, and the verdict is the running gateway's.
 func TestExplainClaimPolicy(t *testing.T) {
 	fx := newFixture(t)

@@ -128,7 +128,7 @@ func wantServed(t *testing.T, what string, r reply) {
 	}
 }
 
-// wantError asserts an error response of the gateway's own (CONTRACT §3.6).
+// wantError asserts an error response of the gateway's own (docs/reference.md §3.6).
 func wantError(t *testing.T, what string, r reply, status int, code string) {
 	t.Helper()
 	if r.status != status || r.code != code {
@@ -346,7 +346,7 @@ func TestFaultIssuerBadKeySet(t *testing.T) {
 // TestFaultKeyRemoved: the issuer stops publishing the key a token names.
 // After the next refresh such tokens get 401 unknown_key, and a present
 // kid never falls back to the set's other keys: a token naming the removed
-// kid but signed with a key still published is refused too (CONTRACT §3.3
+// kid but signed with a key still published is refused too (docs/reference.md §3.3
 // step 5). Publishing the key again recovers.
 func TestFaultKeyRemoved(t *testing.T) {
 	k1, k2 := testkit.NewECKey(t, "k1"), testkit.NewECKey(t, "k2")
@@ -483,7 +483,7 @@ routes:
 // been written, an aborted connection when the upstream breaks off after
 // its headers, and a slow body in full. The access line keeps the verified
 // identity and the cause; /readyz stays 200 (readiness is about key sets,
-// CONTRACT §4); the next request after the fault clears succeeds.
+// docs/reference.md §4); the next request after the fault clears succeeds.
 func TestFaultUpstream(t *testing.T) {
 	is := testkit.NewIssuer(t)
 

@@ -104,7 +104,7 @@ func (g *Gateway) swap(rt *Runtime) {
 }
 
 // Serve runs the gateway until ctx ends or SIGTERM/SIGINT arrives, then
-// shuts down gracefully within the configured shutdown timeout (CONTRACT §5).
+// shuts down gracefully within the configured shutdown timeout (docs/reference.md §5).
 // It returns nil after a clean shutdown.
 func Serve(ctx context.Context, o Options) error {
 	cfg := o.Config
@@ -149,7 +149,7 @@ func Serve(ctx context.Context, o Options) error {
 	g.swap(rt)
 
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
-	// The proxy's framing and upgrade rules (CONTRACT §3.1, §3.5) rely on
+	// The proxy's framing and upgrade rules (docs/reference.md §3.1, §3.5) rely on
 	// this being net/http's own server: a handler's "Connection: close"
 	// makes it close the connection after the response without reading
 	// anything more from it, which is how the gateway refuses to read a
@@ -291,7 +291,7 @@ func (g *Gateway) reload(load func() (*config.Config, error), level *slog.LevelV
 	g.logger.Error("configuration reload failed; the previous configuration keeps serving", "err", err)
 }
 
-// adminHandler serves /healthz, /readyz and /metrics (CONTRACT §4), and
+// adminHandler serves /healthz, /readyz and /metrics (docs/reference.md §4), and
 // /debug/pprof/ when server.pprof is set at start.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()

@@ -156,7 +156,7 @@ func fetch(t *testing.T, method, url, token string) (*http.Response, string) {
 
 // TestIssuerDownAtStart: the gateway listens at once although its issuer is
 // down, answers 503 with Retry-After and is not ready; when the issuer comes
-// up, the background fetch recovers without a restart (CONTRACT §5).
+// up, the background fetch recovers without a restart (docs/reference.md §5).
 func TestIssuerDownAtStart(t *testing.T) {
 	is := testkit.NewIssuer(t)
 	// The issuer answers 503 until the test clears the fault.
@@ -213,7 +213,7 @@ routes:
 }
 
 // TestDiscoveryIssuerMismatch: a discovery document that names another
-// issuer fails the fetch (CONTRACT §2.1): the issuer is not ready and
+// issuer fails the fetch (docs/reference.md §2.1): the issuer is not ready and
 // /readyz says why, requests get 503, the document's jwks_uri is never
 // fetched and each failure is logged at error level. Once the document is
 // right the next retry recovers, without a restart.

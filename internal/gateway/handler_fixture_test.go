@@ -294,7 +294,7 @@ func challengeFor(desc string) string {
 	return fmt.Sprintf(`Bearer realm="authgate", error="invalid_token", error_description=%q`, desc)
 }
 
-// checkRefusal asserts a refusal made by the gateway itself (CONTRACT
+// checkRefusal asserts a refusal made by the gateway itself (docs/reference.md
 // §3.6): status, JSON body, Content-Type, Cache-Control, WWW-Authenticate,
 // nothing forwarded, and no token material (any 16-byte run of it) in the
 // body or the challenge.

@@ -18,7 +18,7 @@ import (
 // configuration's forward block at work end to end: each header of
 // forward.headers from its claim or JSON Pointer, an absent or null claim
 // setting none, claims_header holding the payload as signed, and
-// authorization: strip (CONTRACT §3.5). The rules are tested where they
+// authorization: strip (docs/reference.md §3.5). The rules are tested where they
 // live: the encodings in claims.TestHeaderValue and TestHeaderValueRefused,
 // selectors in claims.TestLookup, the handler's header plan and refusals in
 // proxy.TestClaimHeaders, TestClaimHeaderValues and TestErrorResponses.
@@ -122,7 +122,7 @@ func (fx *gwFixture) rawSend(t *testing.T, path string, lines []string) gwResult
 // forwarding headers and a Connection header naming the gateway's own,
 // to /hdr with a token. The upstream sees only what the gateway set: the
 // set of headers stripped from every request is compiled from the whole
-// configuration (CONTRACT §3.5, STYLE 3). Every spelling on every kind of
+// configuration (docs/reference.md §3.5, STYLE 3). Every spelling on every kind of
 // route is proxy.TestHeaderSpoofing's.
 func TestHandlerHeaderSpoofing(t *testing.T) {
 	fx := newFixture(t)

@@ -50,7 +50,7 @@ var wantOK = verdict{}
 
 func wantDeny(err error) verdict { return verdict{deny: err} }
 
-// TestHandlerVerification walks CONTRACT §3.3 step by step with real signed
+// TestHandlerVerification walks docs/reference.md §3.3 step by step with real signed
 // tokens through the full gateway: config → Build → Serve → HTTP.
 func TestHandlerVerification(t *testing.T) {
 	fx := newFixture(t)

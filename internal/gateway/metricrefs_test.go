@@ -34,7 +34,7 @@ var metricRefFiles = []string{
 
 type contractMetric struct {
 	typ    string              // counter, gauge or histogram
-	labels map[string][]string // label name: its values, when CONTRACT §4 enumerates them (nil: any)
+	labels map[string][]string // label name: its values, when docs/reference.md §4 enumerates them (nil: any)
 }
 
 var decisionReasons = []string{
@@ -44,7 +44,7 @@ var decisionReasons = []string{
 	"insufficient_scope", "claim_mismatch", "keys_unavailable",
 }
 
-// contractMetrics is the metrics table of CONTRACT §4: every family the
+// contractMetrics is the metrics table of docs/reference.md §4: every family the
 // admin listener's /metrics exposes besides the Go and process collectors.
 var contractMetrics = map[string]contractMetric{
 	"authgate_requests_total":                      {"counter", map[string][]string{"route": nil, "method": nil, "code": nil}},
@@ -131,7 +131,7 @@ func referencedFamilies(t *testing.T) map[string][]string {
 		for _, name := range metricNameRE.FindAllString(raw, -1) {
 			family, _ := metricFamily(name)
 			if _, ok := contractMetrics[family]; !ok {
-				t.Errorf("%s: %s is not a metric of CONTRACT §4", file, name)
+				t.Errorf("%s: %s is not a metric of docs/reference.md §4", file, name)
 				continue
 			}
 			if !seen[family] {
@@ -169,7 +169,7 @@ func referencedFamilies(t *testing.T) map[string][]string {
 					}
 					for _, a := range alts {
 						if plainValueRE.MatchString(a) && !slices.Contains(values, a) {
-							t.Errorf("%s: %s{%s%s%q}: %q is not a %s of CONTRACT §4 (%s)", file, m[1], label, op, value, a, label, strings.Join(values, ", "))
+							t.Errorf("%s: %s{%s%s%q}: %q is not a %s of docs/reference.md §4 (%s)", file, m[1], label, op, value, a, label, strings.Join(values, ", "))
 						}
 					}
 				}
@@ -180,7 +180,7 @@ func referencedFamilies(t *testing.T) map[string][]string {
 }
 
 // TestMetricRefs: every metric the alerting rules and the dashboard query
-// is one of CONTRACT §4, with its labels and label values, and the
+// is one of docs/reference.md §4, with its labels and label values, and the
 // dashboard shows every one of them.
 func TestMetricRefs(t *testing.T) {
 	refs := referencedFamilies(t)
@@ -237,7 +237,7 @@ var eventOnly = map[string]string{
 }
 
 // TestMetricRefsLive: a running gateway's /metrics exposes every family
-// that the rules and the dashboard refer to, with the type of CONTRACT §4,
+// that the rules and the dashboard refer to, with the type of docs/reference.md §4,
 // once it has served a little traffic: an allowed request twice (verify
 // cache), one without a token, one to an upstream that refuses
 // connections, one that matches no route, and one with upstream credentials
@@ -347,7 +347,7 @@ routes:
 	for family, files := range refs {
 		want := contractMetrics[family].typ
 		if got, ok := types[family]; ok && got != want {
-			t.Errorf("%s: exposed as %s, CONTRACT §4 says %s", family, got, want)
+			t.Errorf("%s: exposed as %s, docs/reference.md §4 says %s", family, got, want)
 		}
 		if series[family] {
 			continue

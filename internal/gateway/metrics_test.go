@@ -50,7 +50,7 @@ routes:
   - { name: down, match: { path_prefix: /down }, upstream: { url: %[3]q }, auth: { mode: none } }
 `
 
-// metricsTable is CONTRACT §4: every family's type and label names.
+// metricsTable is docs/reference.md §4: every family's type and label names.
 var metricsTable = map[string]struct {
 	typ    dto.MetricType
 	labels []string
@@ -78,7 +78,7 @@ var credentialFamilies = []string{"authgate_credential_fetches_total", "authgate
 // TestMetricsScrape drives mixed traffic through a real gateway (every
 // deny reason, public, anonymous, an unmatched request, an unreachable
 // upstream, a client-invented method, a failed and a successful reload that
-// removes a route), scrapes /metrics and checks each family of CONTRACT §4
+// removes a route), scrapes /metrics and checks each family of docs/reference.md §4
 // for its type and label names, every label value against its closed set,
 // and the counts the traffic must have produced.
 func TestMetricsScrape(t *testing.T) {

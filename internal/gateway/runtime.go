@@ -24,7 +24,7 @@ import (
 
 // issuer is one configured issuer of one runtime: its key cache and
 // verifier half. The cache is a runner, reused by a later runtime while its
-// keySource does not change, so a reload keeps the cached keys (CONTRACT
+// keySource does not change, so a reload keeps the cached keys (docs/reference.md
 // §5); the verifier is rebuilt by every Build.
 type issuer struct {
 	cfg    config.Issuer
@@ -249,7 +249,7 @@ func buildExchange(rt, prev *Runtime, cr config.Credential, deps Deps) (*credent
 	o.Logger, o.Now = deps.Logger.With("credential", cr.Name), deps.Now
 	if deps.Metrics != nil {
 		// Exchanges count as fetches; the expiry gauge is for
-		// client-credentials tokens only (CONTRACT §3.8).
+		// client-credentials tokens only (docs/reference.md §3.8).
 		m := deps.Metrics
 		o.Fetched = func(ok bool) { m.CredentialFetched(cr.Name, ok) }
 	}

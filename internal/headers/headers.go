@@ -34,7 +34,7 @@ func IsTokenChar(c byte) bool {
 // CTL, %x00-1F and %x7F. HTAB (%x09) is one. This is authgate's one
 // definition of a control character: configured text (the realm, a route's
 // host or path) may hold none, HTAB included, and request paths none either
-// (CONTRACT §3.1). The single exception is a header value built from a
+// (docs/reference.md §3.1). The single exception is a header value built from a
 // claim, which may hold HTAB because an RFC 9110 §5.5 field value may; it is
 // made, and documented, where that value is encoded.
 func IsCTL(c byte) bool { return c < 0x20 || c == 0x7f }
@@ -51,7 +51,7 @@ func HasCTL(s string) bool {
 
 // reserved may not carry identity: letting a claim set them would break
 // framing, routing, cookies or credentials, or the gateway's own
-// X-Forwarded-* and X-Request-Id guarantees (CONTRACT §3.5). Hop-by-hop
+// X-Forwarded-* and X-Request-Id guarantees (docs/reference.md §3.5). Hop-by-hop
 // headers (RFC 9110 §7.6.1) would be removed in transit anyway.
 var reserved = map[string]bool{
 	"Authorization": true, "Proxy-Authorization": true, "Proxy-Authenticate": true, "Cookie": true,
@@ -73,7 +73,7 @@ func Reserved(name string) bool {
 }
 
 // dropped are the client headers, besides every X-Forwarded-*, that the
-// gateway removes from every incoming request, on every route (CONTRACT
+// gateway removes from every incoming request, on every route (docs/reference.md
 // §3.5). Upstream frameworks act on each of them:
 //   - Forwarded and the client-address headers are read as the client's
 //     address or the original host, scheme or prefix, so a client could pose

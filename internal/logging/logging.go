@@ -32,7 +32,7 @@ func ParseLevel(s string) (slog.Level, error) {
 // New returns a logger writing to w in format "text" (tint; colour only when
 // w is a terminal, see IsTerminal) or "json" at the level
 // held by level, which callers may change later (e.g. on reload). In JSON,
-// every duration is a number of seconds ("duration":0.0012), as CONTRACT §6
+// every duration is a number of seconds ("duration":0.0012), as docs/reference.md §6
 // requires; slog's JSON handler alone writes nanoseconds.
 func New(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
 	if format == "json" {

@@ -47,7 +47,7 @@ func TestFormats(t *testing.T) {
 
 // TestJSONDurationsInSeconds is a regression test: the JSON handler wrote
 // durations as nanoseconds ("duration":1200000), so every access line's
-// duration was off by 1e9 for a log collector reading seconds (CONTRACT §6).
+// duration was off by 1e9 for a log collector reading seconds (docs/reference.md §6).
 func TestJSONDurationsInSeconds(t *testing.T) {
 	var buf bytes.Buffer
 	New(&buf, "json", new(slog.LevelVar)).Info("request", "duration", 1200*time.Microsecond,

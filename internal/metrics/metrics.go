@@ -1,4 +1,4 @@
-// Package metrics holds every Prometheus metric of authgate (CONTRACT §4) on
+// Package metrics holds every Prometheus metric of authgate (docs/reference.md §4) on
 // a registry of its own, with the Go and process collectors. Label values
 // come only from closed sets: configured route and issuer names (or
 // "none"), the reason vocabulary, a fixed list of methods, status codes
@@ -63,7 +63,7 @@ type Metrics struct {
 var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
 // New makes the registry, registers the Go and process collectors and every
-// family of CONTRACT §4, and sets authgate_build_info{version, goversion}
+// family of docs/reference.md §4, and sets authgate_build_info{version, goversion}
 // to 1 with version as `authgate version` prints it.
 func New(version string) *Metrics {
 	reg := prometheus.NewRegistry()

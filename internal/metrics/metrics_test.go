@@ -105,7 +105,7 @@ func BenchmarkWithLabelValues(b *testing.B) {
 }
 
 // TestLaterFamilies fills the families later issues use (credentials, the
-// verified-token cache) and checks they gather with CONTRACT §4's labels.
+// verified-token cache) and checks they gather with docs/reference.md §4's labels.
 func TestLaterFamilies(t *testing.T) {
 	m := New("test")
 	m.CredentialFetched("billing", true)

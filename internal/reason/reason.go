@@ -1,5 +1,5 @@
 // Package reason is the closed vocabulary of authentication and authorization
-// outcomes (CONTRACT §4 "reason"). Each deny reason has one sentinel error;
+// outcomes (docs/reference.md §4 "reason"). Each deny reason has one sentinel error;
 // code wraps a sentinel with %w to add detail for logs and matches with
 // errors.Is or Of, never by comparing strings.
 package reason
@@ -10,7 +10,7 @@ import "errors"
 // Reason is always safe as a metric label value.
 type Reason string
 
-// The reasons, exactly as CONTRACT §4 names them.
+// The reasons, exactly as docs/reference.md §4 names them.
 const (
 	OK                 Reason = "ok"
 	Anonymous          Reason = "anonymous"

@@ -502,7 +502,7 @@ func (r *run) check(c class, id string, status int, h http.Header, body []byte) 
 	}
 }
 
-// checkErrorBody checks a refusal's JSON body and headers (CONTRACT §3.6);
+// checkErrorBody checks a refusal's JSON body and headers (docs/reference.md §3.6);
 // code and desc are checked when not empty.
 func (r *run) checkErrorBody(id string, status int, h http.Header, body []byte, code, desc string) {
 	var e struct {

@@ -1,6 +1,6 @@
 package verify
 
-// The checks of CONTRACT §3.3 step 6 on claims already decoded: the time
+// The checks of docs/reference.md §3.3 step 6 on claims already decoded: the time
 // claims (exp, nbf, iat), the audience, and reading the granted scopes.
 
 import (

@@ -2,7 +2,7 @@ package verify
 
 // Error is a verification failure attributed to a configured issuer. Verify
 // returns one for every failure after the token's iss has selected an issuer
-// (CONTRACT §3.3 step 3), so the issuer metric label can be filled; earlier
+// (docs/reference.md §3.3 step 3), so the issuer metric label can be filled; earlier
 // failures are bare reason errors. Err wraps exactly one reason sentinel.
 type Error struct {
 	// Issuer is the configured issuer name (a bounded label value).

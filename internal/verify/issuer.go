@@ -1,4 +1,4 @@
-// Package verify checks bearer tokens (CONTRACT §3.3 steps 2–6): a compact
+// Package verify checks bearer tokens (docs/reference.md §3.3 steps 2–6): a compact
 // JWS from a configured issuer, signed with an allowed algorithm by a key
 // from that issuer's key set, within its lifetime, for an allowed audience.
 // Every failure wraps exactly one sentinel of internal/reason.
@@ -48,10 +48,10 @@ var DefaultRequiredClaims = []string{"exp"}
 var DefaultScopeClaims = []string{"scope", "scp"}
 
 // noIssuer is the issuer label of requests whose issuer is not known
-// (CONTRACT §4), so no issuer may be named so.
+// (docs/reference.md §4), so no issuer may be named so.
 const noIssuer = "none"
 
-// IssuerOptions configure one trusted issuer (CONTRACT §2.1 issuers[]).
+// IssuerOptions configure one trusted issuer (docs/reference.md §2.1 issuers[]).
 type IssuerOptions struct {
 	// Name is the configured name; it labels metrics and errors. It must be
 	// non-empty and not "none", the label of requests whose issuer is not

@@ -33,7 +33,7 @@ type strictCase struct {
 	ok      bool // verifies; otherwise refused as malformed
 }
 
-// strictCases are the JSON strictness cases of CONTRACT §3.3 step 2. Every
+// strictCases are the JSON strictness cases of docs/reference.md §3.3 step 2. Every
 // token is validly signed by a trusted key, so a refusal can only come from
 // the JSON itself. FuzzParseCompact seeds its corpus with them.
 func strictCases() []strictCase {

@@ -8,7 +8,7 @@ import (
 	"github.com/authgate/authgate/internal/reason"
 )
 
-// MaxTokenSize is the longest token accepted, in bytes (CONTRACT §3.3 step 2).
+// MaxTokenSize is the longest token accepted, in bytes (docs/reference.md §3.3 step 2).
 // The check runs before any decoding, so oversized input costs nothing.
 const MaxTokenSize = 16 << 10
 
@@ -36,7 +36,7 @@ type header struct {
 	crit bool   // a crit member is present, whatever its value
 }
 
-// parseCompact runs CONTRACT §3.3 step 2: at most MaxTokenSize bytes, three
+// parseCompact runs docs/reference.md §3.3 step 2: at most MaxTokenSize bytes, three
 // parts of canonical base64url, and a header and payload that are each
 // exactly one JSON object in valid UTF-8 with no duplicate member names at
 // any depth (RFC 7515 §4, RFC 7519 §4), as decodeObject checks. Every

@@ -17,7 +17,7 @@ import (
 )
 
 // Step names, in the order Verify runs the checks. Stage says which step of
-// CONTRACT §3.3 each belongs to.
+// docs/reference.md §3.3 each belongs to.
 const (
 	StepFormat         = "format"          // stage 2: compact JWS, size
 	StepIssuer         = "issuer"          // stage 3: iss selects a configured issuer
@@ -39,7 +39,7 @@ var claimStepNames = [numClaimChecks]string{
 	checkAud: StepAudience, checkRequired: StepRequiredClaims, checkType: StepType,
 }
 
-// Step is one check of CONTRACT §3.3 as a Trace recorded it.
+// Step is one check of docs/reference.md §3.3 as a Trace recorded it.
 type Step struct {
 	// Stage is the contract's step number: 2 to 6 for verification; the
 	// proxy records 1 (the token) and internal/auth 7 (the policy).

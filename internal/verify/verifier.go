@@ -87,7 +87,7 @@ func ValidateRoute(issuers []IssuerOptions, audiences []string) error {
 	return errors.Join(errs...)
 }
 
-// Verify runs CONTRACT §3.3 steps 2–6, in that order, and returns the
+// Verify runs docs/reference.md §3.3 steps 2–6, in that order, and returns the
 // verified identity:
 //
 //  2. compact JWS of at most MaxTokenSize bytes        [malformed]
@@ -313,7 +313,7 @@ func verifySignature(ctx context.Context, is *Issuer, alg algorithm, c *compact,
 		cands = keys.Candidates(kid, alg.alg)
 	}
 	if len(cands) == 0 {
-		// A present kid never falls back to other keys (CONTRACT §3.3 step 5).
+		// A present kid never falls back to other keys (docs/reference.md §3.3 step 5).
 		err := fmt.Errorf("%w: no key in the issuer's set for kid %q and this algorithm", reason.ErrUnknownKey, logKID(kid))
 		t.key(kid, alg.alg, nil, refetched, err)
 		return jwks.Key{}, nil, err

@@ -74,7 +74,7 @@ func (f *fixture) run(t *testing.T, cases []tcase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.silent != "" && os.Getenv("ATTACK_SILENT") == "" {
-				t.Skip("contract silent: " + tc.silent)
+				t.Skip("the reference is silent: " + tc.silent)
 			}
 			m := f.up.mark()
 			c := f.dial(t)

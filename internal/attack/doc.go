@@ -26,6 +26,6 @@
 //
 // It is skipped with -short, because it builds the binary. Cases where the
 // contract is silent and the gateway does not (yet) do the safe thing are
-// skipped with a "contract silent" message that says what they would expect;
+// skipped with a "the reference is silent" message that says what they would expect;
 // ATTACK_SILENT=1 runs them anyway.
 package attack

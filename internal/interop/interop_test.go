@@ -546,7 +546,7 @@ func TestInterop(t *testing.T) {
 
 // exchangeCase runs a gateway with a token_exchange credential against the
 // provider's RFC 8693 grant. It skips while this authgate refuses
-// token_exchange credentials (contract §3.8, issue: token exchange).
+// token_exchange credentials (docs/reference.md §3.8).
 func exchangeCase(t *testing.T, bin string, p *provider, up *echo, secretFile string) {
 	cfg := writeFile(t, "exchange.yaml", fmt.Sprintf(`
 server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0", shutdown_timeout: 5s }

@@ -58,6 +58,13 @@ var (
 // Without them in Access-Control-Expose-Headers, a script sees them as absent.
 var gatewayExposed = []string{"WWW-Authenticate", "X-Request-Id", "Retry-After"}
 
+// CORSDefaults returns copies of the methods and headers a CORS block
+// without its own lists allows, and the headers the gateway always exposes,
+// for check to print the values in force.
+func CORSDefaults() (methods, headers, exposed []string) {
+	return slices.Clone(defaultCORSMethods), slices.Clone(defaultCORSHeaders), slices.Clone(gatewayExposed)
+}
+
 // corsPolicy is a compiled CORS configuration. A nil *corsPolicy means no
 // CORS handling; its methods are then no-ops.
 type corsPolicy struct {

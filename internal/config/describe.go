@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/policy"
+	"github.com/authgate/authgate/proxy"
 )
 
 // Describe writes a human-readable summary of the resolved configuration for
@@ -171,19 +172,20 @@ func describeClaims(c ClaimRules) string {
 }
 
 // describeCORS writes the cors block as configured. Empty methods and
-// headers lists take the gateway's defaults (proxy.New fills them), and the
-// gateway's own response headers are always exposed besides exposed_headers.
+// headers lists take proxy's defaults, printed as such, and the gateway's
+// own response headers are always exposed besides exposed_headers.
 func describeCORS(w io.Writer, c *CORS) {
 	if c == nil {
 		fmt.Fprintln(w, "\ncors: off (no cors block: the gateway sends no CORS headers)")
 		return
 	}
 	field := func(name, value string) { fmt.Fprintf(w, "  %-18s %s\n", name, value) }
+	methods, headers, exposed := proxy.CORSDefaults()
 	fmt.Fprintln(w, "\ncors:")
 	field("allowed_origins", list(c.AllowedOrigins, "none"))
-	field("allowed_methods", list(c.AllowedMethods, "the gateway's default"))
-	field("allowed_headers", list(c.AllowedHeaders, "the gateway's default"))
-	field("exposed_headers", list(c.ExposedHeaders, "none")+" (and the gateway's own)")
+	field("allowed_methods", list(c.AllowedMethods, list(methods, "")+" (the default)"))
+	field("allowed_headers", list(c.AllowedHeaders, list(headers, "")+" (the default)"))
+	field("exposed_headers", list(c.ExposedHeaders, "none")+" (and always the gateway's own: "+list(exposed, "")+")")
 	field("allow_credentials", onOff(c.AllowCredentials))
 	field("max_age", short(c.MaxAge))
 }

@@ -5,7 +5,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"time"
+
+	"github.com/authgate/authgate/internal/human"
 
 	"github.com/authgate/authgate/policy"
 	"github.com/authgate/authgate/proxy"
@@ -58,10 +59,10 @@ func (c *Config) Describe(w io.Writer) {
 		field("iss", is.Issuer)
 		field("jwks", jwks)
 		field("jwks timing", fmt.Sprintf("refresh %s, min_refresh_interval %s, max_stale %s, timeout %s",
-			short(is.JWKS.RefreshInterval), short(is.JWKS.MinRefreshInterval), short(is.JWKS.MaxStale), short(is.JWKS.Timeout)))
+			human.Duration(is.JWKS.RefreshInterval), human.Duration(is.JWKS.MinRefreshInterval), human.Duration(is.JWKS.MaxStale), human.Duration(is.JWKS.Timeout)))
 		field("audiences", list(is.Audiences, "none"))
 		field("algorithms", list(is.Algorithms, "none"))
-		field("clock_skew", short(is.ClockSkew))
+		field("clock_skew", human.Duration(is.ClockSkew))
 		field("required_claims", list(is.RequiredClaims, "none"))
 		field("token_types", list(is.TokenTypes, "any (typ not checked)"))
 		field("scope_claims", list(is.ScopeClaims, "none"))
@@ -187,7 +188,7 @@ func describeCORS(w io.Writer, c *CORS) {
 	field("allowed_headers", list(c.AllowedHeaders, list(headers, "")+" (the default)"))
 	field("exposed_headers", list(c.ExposedHeaders, "none")+" (and always the gateway's own: "+list(exposed, "")+")")
 	field("allow_credentials", onOff(c.AllowCredentials))
-	field("max_age", short(c.MaxAge))
+	field("max_age", human.Duration(c.MaxAge))
 }
 
 func describeHeaders(h map[string]string) string {
@@ -203,18 +204,6 @@ func list(items []string, empty string) string {
 		return empty
 	}
 	return strings.Join(items, ", ")
-}
-
-// short formats d without zero tails: 15m, 24h, 1m30s.
-func short(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
 
 func (c *Config) issuerNames() []string {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/internal/human"
+
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/gateway"
 )
@@ -168,21 +170,9 @@ func demoTokens(is *Issuer) ([]demoToken, error) {
 func (t demoToken) lifetime() string {
 	at := t.exp.UTC().Format("15:04 UTC")
 	if t.life < 0 {
-		return "expired " + short(-t.life) + " ago, at " + at
+		return "expired " + human.Duration(-t.life) + " ago, at " + at
 	}
-	return "valid for " + short(t.life) + ", until " + at
-}
-
-// short formats d without zero tails: 1h, 5m.
-func short(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
+	return "valid for " + human.Duration(t.life) + ", until " + at
 }
 
 func printIntro(w io.Writer, gw string, admin net.Addr, issuer, upstream string, tokens []demoToken, cfgFile string) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/internal/human"
+
 	"github.com/authgate/authgate/internal/field"
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/internal/verify"
@@ -155,7 +157,7 @@ func fixExpired(c fixContext) string {
 	if !ok || c.t.Now.IsZero() {
 		return "the client must refresh the token (or get a new one)"
 	}
-	return fmt.Sprintf("the client must refresh the token (or get a new one): it expired %s ago, at %s; clock_skew %s", human(c.t.Now.Sub(at)), at.UTC().Format(time.RFC3339), o.ClockSkew)
+	return fmt.Sprintf("the client must refresh the token (or get a new one): it expired %s ago, at %s; clock_skew %s", human.Age(c.t.Now.Sub(at)), at.UTC().Format(time.RFC3339), o.ClockSkew)
 }
 
 func fixNotYetValid(c fixContext) string {
@@ -168,7 +170,7 @@ func fixNotYetValid(c fixContext) string {
 	if !ok || c.t.Now.IsZero() {
 		return "the issuer's clock and the gateway's differ: sync both (NTP), or raise clock_skew"
 	}
-	return fmt.Sprintf("the issuer's clock is ahead of the gateway's: %s is %s after the gateway's now, beyond clock_skew %s; sync both clocks (NTP), or raise issuer %s's clock_skew", name, human(at.Sub(c.t.Now)), o.ClockSkew, o.Name)
+	return fmt.Sprintf("the issuer's clock is ahead of the gateway's: %s is %s after the gateway's now, beyond clock_skew %s; sync both clocks (NTP), or raise issuer %s's clock_skew", name, human.Age(at.Sub(c.t.Now)), o.ClockSkew, o.Name)
 }
 
 func fixBadAudience(c fixContext) string {
@@ -245,16 +247,4 @@ func claimTime(t *verify.Trace, name string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(f), 0), true
-}
-
-// human formats |d| to the second without zero tails: "3m12s", "2m", "1h".
-func human(d time.Duration) string {
-	s := d.Abs().Round(time.Second).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }

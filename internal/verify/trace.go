@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/internal/human"
+
 	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/jwks"
 )
@@ -303,40 +305,28 @@ func timeDetail(k claimCheck, claims map[string]any, now time.Time, skew time.Du
 	case checkExp:
 		switch {
 		case !ok:
-			return fmt.Sprintf("expired %s ago, at %s (clock skew %s)", human(d), stamp, skew)
+			return fmt.Sprintf("expired %s ago, at %s (clock skew %s)", human.Age(d), stamp, skew)
 		case d < 0:
-			return fmt.Sprintf("expired %s ago, at %s, but within the clock skew %s", human(d), stamp, skew)
+			return fmt.Sprintf("expired %s ago, at %s, but within the clock skew %s", human.Age(d), stamp, skew)
 		}
-		return fmt.Sprintf("expires in %s, at %s", human(d), stamp)
+		return fmt.Sprintf("expires in %s, at %s", human.Age(d), stamp)
 	case checkNbf:
 		switch {
 		case !ok:
-			return fmt.Sprintf("not valid for another %s, until %s (clock skew %s)", human(d), stamp, skew)
+			return fmt.Sprintf("not valid for another %s, until %s (clock skew %s)", human.Age(d), stamp, skew)
 		case d > 0:
-			return fmt.Sprintf("valid in %s, at %s, but within the clock skew %s", human(d), stamp, skew)
+			return fmt.Sprintf("valid in %s, at %s, but within the clock skew %s", human.Age(d), stamp, skew)
 		}
-		return fmt.Sprintf("valid since %s ago, at %s", human(d), stamp)
+		return fmt.Sprintf("valid since %s ago, at %s", human.Age(d), stamp)
 	default:
 		switch {
 		case !ok:
-			return fmt.Sprintf("issued %s in the future, at %s (clock skew %s)", human(d), stamp, skew)
+			return fmt.Sprintf("issued %s in the future, at %s (clock skew %s)", human.Age(d), stamp, skew)
 		case d > 0:
-			return fmt.Sprintf("issued %s in the future, at %s, but within the clock skew %s", human(d), stamp, skew)
+			return fmt.Sprintf("issued %s in the future, at %s, but within the clock skew %s", human.Age(d), stamp, skew)
 		}
-		return fmt.Sprintf("issued %s ago, at %s", human(d), stamp)
+		return fmt.Sprintf("issued %s ago, at %s", human.Age(d), stamp)
 	}
-}
-
-// human formats |d| to the second without zero tails: "3m12s", "2m", "1h".
-func human(d time.Duration) string {
-	s := d.Abs().Round(time.Second).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
 
 // describeKey names a key's type and alg, never its material: "EC P-256,

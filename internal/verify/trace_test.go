@@ -223,25 +223,3 @@ func TestTimeDetail(t *testing.T) {
 		t.Errorf("absent exp: got %q, want %q", got, "absent")
 	}
 }
-
-func TestHuman(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{0, "0s"},
-		{1500 * time.Millisecond, "2s"},
-		{-(3*time.Minute + 12*time.Second), "3m12s"},
-		{2 * time.Minute, "2m"},
-		{time.Minute + 10*time.Second, "1m10s"},
-		{time.Hour, "1h"},
-		{time.Hour + 10*time.Minute, "1h10m"},
-		{49 * time.Hour, "49h"},
-	} {
-		t.Run(tc.want, func(t *testing.T) {
-			if got := human(tc.d); got != tc.want {
-				t.Errorf("human(%v): got %q, want %q", tc.d, got, tc.want)
-			}
-		})
-	}
-}

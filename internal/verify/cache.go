@@ -66,10 +66,10 @@ func (o CacheOptions) Validate() error {
 // the cached claims: the route's issuers and audiences, exp, nbf, iat,
 // required claims and typ, and the check that the key which verified the
 // signature is still in the issuer's current key set (same kid, same public
-// key). Only tokens that passed all of that are admitted as verified, so a
-// flood of invalid tokens never displaces valid ones. An entry is dropped at the
-// token's exp or MaxTTL after insertion, whichever is first, and when its
-// key is found gone. The policy (scopes, claims) is not cached: it runs on
+// key). Only tokens that passed all of that are admitted as verified, so
+// a flood of invalid tokens never displaces valid ones. An entry is
+// dropped at the token's exp or MaxTTL after insertion, whichever is
+// first, and when its key is found gone. The policy (scopes, claims) is not cached: it runs on
 // every request, after Verify.
 //
 // Expired tokens are remembered as refused, in a second, separate 2Q cache

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/testkit"
@@ -140,4 +142,60 @@ func TestVerifyCacheReload(t *testing.T) {
 	want("after the reload", 1, 1, 0)
 	send()
 	want("first request after the reload", 2, 1, 1)
+}
+
+// TestVerifyCacheExpiredThroughGateway sends one expired, correctly signed
+// token twice: the first request verifies it in full (a miss) and
+// remembers it as refused, the second is refused from the cache's memo (a
+// hit) with the same status, header and body; the upstream sees neither.
+func TestVerifyCacheExpiredThroughGateway(t *testing.T) {
+	key := testkit.NewECKey(t, "ec-1")
+	is := testkit.NewIssuer(t, key)
+	var upstream atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upstream.Add(1)
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	gw, admin := serveReady(t, fmt.Sprintf(verifyCacheYAML, is.URL, up.URL, ""))
+	now := time.Now()
+	tok := is.Token(t, key, map[string]any{"sub": "alice", "aud": "api",
+		"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
+	var bodies, challenges []string
+	for i := range 2 {
+		req, _ := http.NewRequest("GET", gw+"/api/x", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("request %d: got %d, want 401", i, resp.StatusCode)
+		}
+		bodies = append(bodies, string(body))
+		challenges = append(challenges, resp.Header.Get("WWW-Authenticate"))
+	}
+	if bodies[0] != bodies[1] || challenges[0] != challenges[1] {
+		t.Errorf("got %q, %q; want the same refusal twice", bodies, challenges)
+	}
+	if n := upstream.Load(); n != 0 {
+		t.Errorf("upstream got %d requests, want none", n)
+	}
+	families := scrape(t, admin)
+	for _, c := range []struct {
+		family string
+		labels map[string]string
+		want   float64
+	}{
+		{"authgate_verify_cache_requests_total", map[string]string{"result": "miss"}, 1},
+		{"authgate_verify_cache_requests_total", map[string]string{"result": "hit"}, 1},
+		{"authgate_verify_cache_entries", nil, 1},
+		{"authgate_auth_decisions_total", map[string]string{"route": "api", "reason": "expired"}, 2},
+	} {
+		if got := sumWhere(families[c.family], c.labels); got != c.want {
+			t.Errorf("%s%v: got %v, want %v", c.family, c.labels, got, c.want)
+		}
+	}
 }

@@ -3,11 +3,14 @@ package verify
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
+	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/internal/testkit"
 )
 
@@ -93,6 +96,46 @@ func BenchmarkVerifyCacheHit(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkVerifyExpiredMemo measures Verify refusing an expired, correctly
+// signed token from the memo of the verified-token cache: hashing the
+// token, a miss among the verified tokens, the memo lookup, the
+// key-still-present check and the claim checks that refuse it, in place of
+// a signature verification (BenchmarkVerify). The clock is two hours past
+// testNow, so both tokens have expired an hour ago.
+func BenchmarkVerifyExpiredMemo(b *testing.B) {
+	k := keys(b)
+	clk := testkit.NewClock(testNow.Add(2 * time.Hour))
+	srv := testkit.NewIssuer(b, published("rsa1", "", k.rsa))
+	is := mustIssuer(b, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api", "https://api.example.com"},
+		Keys: newCache(b, srv, clk), Now: clk.Now})
+	c, err := NewCache(CacheOptions{Size: DefaultCacheSize, MaxTTL: DefaultCacheMaxTTL, Lookup: func(bool) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := mustVerifier(b, nil, is).WithCache(c)
+	for _, bc := range []struct {
+		name string
+		tok  string
+	}{
+		{"small", sign(b, "RS256", k.rsa, map[string]any{"kid": "rsa1"}, claimsFor(issMain))},
+		{"realistic", signPayload(b, "RS256", k.rsa, map[string]any{"kid": "rsa1", "typ": "JWT"}, []byte(realisticPayload))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			if _, err := v.Verify(ctx, bc.tok); !errors.Is(err, reason.ErrExpired) {
+				b.Fatalf("got %v, want expired", err)
+			}
+			b.SetBytes(int64(len(bc.tok)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(ctx, bc.tok); err == nil {
+					b.Fatal("accepted an expired token")
+				}
+			}
 		})
 	}
 }

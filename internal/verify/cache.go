@@ -13,6 +13,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/authgate/authgate/internal/field"
+	"github.com/authgate/authgate/internal/reason"
 	"github.com/authgate/authgate/jwks"
 )
 
@@ -65,11 +66,29 @@ func (o CacheOptions) Validate() error {
 // the cached claims: the route's issuers and audiences, exp, nbf, iat,
 // required claims and typ, and the check that the key which verified the
 // signature is still in the issuer's current key set (same kid, same public
-// key). Only tokens that passed all of that are admitted, so a flood of
-// invalid tokens never displaces valid ones. An entry is dropped at the
-// token's exp or MaxTTL after insertion, whichever is first, and when its
-// key is found gone. The policy (scopes, claims) is not cached: it runs on
+// key). Only tokens that passed all of that are admitted as verified, so
+// a flood of invalid tokens never displaces valid ones. An entry is
+// dropped at the token's exp or MaxTTL after insertion, whichever is
+// first, and when its key is found gone. The policy (scopes, claims) is not cached: it runs on
 // every request, after Verify.
+//
+// Expired tokens are remembered as refused, in a second, separate 2Q cache
+// of a quarter of Size (at least one entry): a token whose signature
+// verified and whose first failing claim check is exp. Such a token stays
+// expired, since time only moves forward, so a client retrying it costs a
+// hash and a lookup instead of a signature verification. This is safe
+// because the memo answers through the same guards and checks as a hit:
+// the same *Issuer on the route, the key still in the current set (keys
+// unavailable or a key gone: full verification, which then refuses as
+// keys_unavailable, unknown_key or bad_signature), then the route's claim
+// checks on the cached claims, whose exp refusal is the one full
+// verification gives at that moment, text included. Should they pass (a
+// clock set back), the entry is dropped and the token verified in full:
+// the memo only ever refuses. A memo entry holds no Identity, lives at most
+// MaxTTL from insertion, and is never admitted for a bad signature, an
+// unknown key or any other failure (cheap already, or not permanent). Being
+// separate, a flood of expired tokens churns the memo and never evicts a
+// valid entry.
 //
 // The eviction structure is github.com/hashicorp/golang-lru/v2's 2Q cache:
 // new entries go to a "recent" queue of a quarter of the size and move to
@@ -89,7 +108,8 @@ func (o CacheOptions) Validate() error {
 // *Issuer they were verified for, so an issuer rebuilt by a reload never
 // matches an old entry; a reload may as well build a fresh Cache.
 type Cache struct {
-	lru    *lru.TwoQueueCache[[sha256.Size]byte, *cached]
+	lru    *tokenLRU // tokens that passed every check
+	memo   *tokenLRU // tokens refused as expired, with a verified signature
 	maxTTL time.Duration
 	lookup func(hit bool)
 
@@ -99,13 +119,16 @@ type Cache struct {
 	entries func(n int)
 }
 
+// tokenLRU is one of a Cache's two LRUs, keyed by the SHA-256 of a token.
+type tokenLRU = lru.TwoQueueCache[[sha256.Size]byte, *cached]
+
 // cached is one entry: what verifying the token established. It is
 // immutable but for set.
 type cached struct {
 	issuer  *Issuer
-	id      *Identity // shared by every hit: callers must not modify it
+	id      *Identity // shared by every hit: callers must not modify it; nil in the memo
 	c       compact   // header and claims only, for the route's checks
-	expires time.Time // the token's exp or insertion plus MaxTTL, whichever is first
+	expires time.Time // the token's exp or insertion plus MaxTTL, whichever is first; the memo: insertion plus MaxTTL
 	pub     publicKey // the key that verified the signature
 	// set is the key set pub was last found in: on a hit with this very
 	// set the key needs no looking up; after a refresh it is looked up
@@ -130,24 +153,42 @@ func NewCache(o CacheOptions) (*Cache, error) {
 	if o.Size == 0 {
 		return nil, nil
 	}
-	l, err := lru.New2Q[[sha256.Size]byte, *cached](o.Size)
+	l, err := new2Q(o.Size)
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{lru: l, maxTTL: o.MaxTTL, lookup: o.Lookup, entries: o.Entries}, nil
+	memo, err := new2Q(max(o.Size/4, 1))
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{lru: l, memo: memo, maxTTL: o.MaxTTL, lookup: o.Lookup, entries: o.Entries}, nil
 }
 
-// Len returns the number of entries, expired ones not yet dropped included;
-// 0 for a nil Cache.
+// new2Q returns a 2Q cache of size entries with golang-lru's default
+// ratios, but for a size below 2, where the default ghost list (half the
+// size) would be empty and golang-lru refuses it: then a ghost list of one.
+func new2Q(size int) (*tokenLRU, error) {
+	ghost := lru.Default2QGhostEntries
+	if size < 2 {
+		ghost = 1
+	}
+	return lru.New2QParams[[sha256.Size]byte, *cached](size, lru.Default2QRecentRatio, ghost)
+}
+
+// Len returns the number of entries of both LRUs, the verified tokens and
+// the expired ones remembered as refused, entries past their time not yet
+// dropped included; 0 for a nil Cache.
 func (c *Cache) Len() int {
 	if c == nil {
 		return 0
 	}
-	return c.lru.Len()
+	return c.lru.Len() + c.memo.Len()
 }
 
-// verify is Verify through the cache for v: a hit answers from the entry,
-// a miss verifies in full and admits the token if it passed.
+// verify is Verify through the cache for v: a hit answers from the entry
+// of a verified token or, failing that, of an expired one; a miss verifies
+// in full and admits the token if it passed, or to the memo if it was
+// refused as expired after its signature verified.
 func (c *Cache) verify(ctx context.Context, v *Verifier, token string) (*Identity, error) {
 	if len(token) > MaxTokenSize {
 		// Refused at step 2 before any decoding; hashing it would cost more.
@@ -157,14 +198,23 @@ func (c *Cache) verify(ctx context.Context, v *Verifier, token string) (*Identit
 	// Sum256 only reads its argument, so the token's bytes are hashed in
 	// place rather than copied to the heap first.
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
-	if id, ok, err := c.hit(v, key); ok {
+	id, ok, err := c.hit(c.lru, v, key)
+	if !ok {
+		id, ok, err = c.hit(c.memo, v, key)
+	}
+	if ok {
 		c.counted(true)
 		return id, err
 	}
 	c.counted(false)
 	id, p, err := v.verifyToken(ctx, token, nil)
-	if err == nil {
-		c.admit(key, id, p)
+	switch {
+	case err == nil:
+		c.admit(c.lru, key, id, p)
+	case p.issuer != nil && errors.Is(err, reason.ErrExpired):
+		// The signature verified (p is set) and the first claim check,
+		// exp, failed: it fails on every later request too.
+		c.admit(c.memo, key, nil, p)
 	}
 	return id, err
 }
@@ -175,14 +225,15 @@ func (c *Cache) counted(hit bool) {
 	}
 }
 
-// hit answers for the entry of key, if there is one that may answer on v's
-// route; false sends the token to full verification. A route check that
-// fails on the cached claims is an answer too, the same refusal full
-// verification would give; anything else the full path may decide
-// differently (another issuer of the same iss URL on this route, a key set
-// now unavailable, a key now gone) it decides itself.
-func (c *Cache) hit(v *Verifier, key [sha256.Size]byte) (*Identity, bool, error) {
-	e, ok := c.lru.Get(key)
+// hit answers for the entry of key in l (c.lru or c.memo), if there is one
+// that may answer on v's route; false sends the token to full
+// verification. A route check that fails on the cached claims is an answer
+// too, the same refusal full verification would give; anything else the
+// full path may decide differently (another issuer of the same iss URL on
+// this route, a key set now unavailable, a key now gone) it decides
+// itself. A memo entry only ever refuses.
+func (c *Cache) hit(l *tokenLRU, v *Verifier, key [sha256.Size]byte) (*Identity, bool, error) {
+	e, ok := l.Get(key)
 	if !ok {
 		return nil, false, nil
 	}
@@ -194,7 +245,7 @@ func (c *Cache) hit(v *Verifier, key [sha256.Size]byte) (*Identity, bool, error)
 	}
 	now := is.opts.Now()
 	if !now.Before(e.expires) {
-		c.drop(key, e)
+		c.drop(l, key, e)
 		return nil, false, nil
 	}
 	set, err := is.opts.Keys.Keys()
@@ -203,13 +254,19 @@ func (c *Cache) hit(v *Verifier, key [sha256.Size]byte) (*Identity, bool, error)
 	}
 	if set != e.set.Load() {
 		if !e.keyIn(set) {
-			c.drop(key, e)
+			c.drop(l, key, e)
 			return nil, false, nil
 		}
 		e.set.Store(set)
 	}
 	if err := v.checkClaimsAt(is, &e.c, nil, now); err != nil {
 		return nil, true, &Error{Issuer: is.opts.Name, Err: err}
+	}
+	if e.id == nil {
+		// A memo entry whose token passes now: the clock was set back.
+		// Only full verification accepts a token.
+		c.drop(l, key, e)
+		return nil, false, nil
 	}
 	return e.id, true, nil
 }
@@ -226,8 +283,10 @@ func (e *cached) keyIn(set *jwks.Set) bool {
 	return false
 }
 
-// admit caches a token that passed every check of steps 2–6 on a route.
-func (c *Cache) admit(key [sha256.Size]byte, id *Identity, p proof) {
+// admit adds the token of key to l: to c.lru with its Identity when it
+// passed every check of steps 2–6 on a route, to c.memo with id nil when
+// its signature verified and exp refused it.
+func (c *Cache) admit(l *tokenLRU, key [sha256.Size]byte, id *Identity, p proof) {
 	pub, ok := p.key.Public.(publicKey)
 	if !ok {
 		return
@@ -235,11 +294,13 @@ func (c *Cache) admit(key [sha256.Size]byte, id *Identity, p proof) {
 	is := p.issuer
 	now := is.opts.Now()
 	expires := now.Add(c.maxTTL)
-	if exp, ok, _ := numericDate(p.c.claims, "exp"); ok && exp.Before(expires) {
-		expires = exp
-	}
-	if !now.Before(expires) {
-		return // past exp, accepted within clock_skew: nothing to keep
+	if id != nil { // a memo entry's exp is past: MaxTTL alone bounds it
+		if exp, ok, _ := numericDate(p.c.claims, "exp"); ok && exp.Before(expires) {
+			expires = exp
+		}
+		if !now.Before(expires) {
+			return // past exp, accepted within clock_skew: nothing to keep
+		}
 	}
 	e := &cached{
 		issuer:  is,
@@ -251,23 +312,24 @@ func (c *Cache) admit(key [sha256.Size]byte, id *Identity, p proof) {
 	e.set.Store(p.set)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lru.Add(key, e)
+	l.Add(key, e)
 	c.reportLocked()
 }
 
-// drop removes the entry of key if it is still e: another request may
-// have replaced it with a fresh one meanwhile.
-func (c *Cache) drop(key [sha256.Size]byte, e *cached) {
+// drop removes the entry of key from l if it is still e: another request
+// may have replaced it with a fresh one meanwhile.
+func (c *Cache) drop(l *tokenLRU, key [sha256.Size]byte, e *cached) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur, ok := c.lru.Peek(key); ok && cur == e {
-		c.lru.Remove(key)
+	if cur, ok := l.Peek(key); ok && cur == e {
+		l.Remove(key)
 		c.reportLocked()
 	}
 }
 
+// reportLocked reports the entries of both LRUs together.
 func (c *Cache) reportLocked() {
 	if c.entries != nil {
-		c.entries(c.lru.Len())
+		c.entries(c.lru.Len() + c.memo.Len())
 	}
 }

@@ -173,7 +173,10 @@ func TestCacheLifetime(t *testing.T) {
 				// from the cache, and not admitted again.
 				{10 * time.Second, reason.OK, false, 0},
 				{0, reason.OK, false, 0},
-				{time.Minute, reason.Expired, false, 0},
+				// Refused as expired after its signature verified: the
+				// token is remembered in the memo, and answered from it.
+				{time.Minute, reason.Expired, false, 1},
+				{time.Minute, reason.Expired, true, 1},
 			},
 		},
 		{
@@ -296,8 +299,9 @@ func TestCacheRouteChecks(t *testing.T) {
 }
 
 // TestCacheBounds: distinct valid tokens never take the cache past its
-// size; invalid ones are never admitted, so they evict nothing; a flood of
-// valid one-time tokens leaves the tokens in repeated use cached (2Q).
+// size; invalid ones are never admitted, so they evict nothing (expired
+// ones only go to the memo, a quarter of the size); a flood of valid
+// one-time tokens leaves the tokens in repeated use cached (2Q).
 func TestCacheBounds(t *testing.T) {
 	const size = 8
 	f := newCacheFixture(t, size, time.Hour)
@@ -343,8 +347,11 @@ func TestCacheBounds(t *testing.T) {
 				}
 			}
 		}
-		if got := f.cache.Len(); got != len(working) {
+		if got := f.cache.lru.Len(); got != len(working) {
 			t.Errorf("got %d entries, want %d", got, len(working))
+		}
+		if got := f.cache.memo.Len(); got != size/4 {
+			t.Errorf("got %d memo entries, want %d", got, size/4)
 		}
 		stillCached(t)
 	})
@@ -353,12 +360,13 @@ func TestCacheBounds(t *testing.T) {
 			if _, got := verifyReason(f.v, tokenN(100+i)); got != reason.OK {
 				t.Fatalf("got %q", got)
 			}
-			if n := f.cache.Len(); n > size {
+			if n := f.cache.lru.Len(); n > size {
 				t.Fatalf("got %d entries, over the size %d", n, size)
 			}
 		}
-		if got := f.entries.Load(); got != size {
-			t.Errorf("got entries %d, want %d", got, size)
+		// Entries counts the memo's expired tokens too.
+		if got := f.entries.Load(); got != size+size/4 {
+			t.Errorf("got entries %d, want %d", got, size+size/4)
 		}
 		stillCached(t)
 	})

@@ -126,9 +126,11 @@ func (v *Verifier) VerifyTrace(ctx context.Context, token string, t *Trace) (*Id
 	return id, err
 }
 
-// proof is what a successful verification established besides the
-// Identity, for the cache to admit the token: the issuer, the key that
-// verified the signature with the set it came from, and the parsed token.
+// proof is what verification established besides the Identity, for the
+// cache to admit the token: the issuer, the key that verified the signature
+// with the set it came from, and the parsed token. It is set whenever the
+// signature verified, also when a later claim check failed (an expired
+// token is remembered as refused); otherwise it is the zero proof.
 type proof struct {
 	issuer *Issuer
 	key    jwks.Key
@@ -136,7 +138,8 @@ type proof struct {
 	c      *compact
 }
 
-// verifyToken is VerifyTrace without the cache: steps 2–6 in full.
+// verifyToken is VerifyTrace without the cache: steps 2–6 in full. The
+// proof is set when the signature verified (see proof), whatever err.
 func (v *Verifier) verifyToken(ctx context.Context, token string, t *Trace) (*Identity, proof, error) {
 	t.prepare(ctx, v)
 	c, err := parseCompact(token)
@@ -158,14 +161,15 @@ func (v *Verifier) verifyToken(ctx context.Context, token string, t *Trace) (*Id
 	t.issuer(v, iss, is, nil)
 	id, p, err := v.verify(ctx, is, c, t)
 	if err != nil {
-		return nil, proof{}, &Error{Issuer: is.opts.Name, Err: err}
+		return nil, p, &Error{Issuer: is.opts.Name, Err: err}
 	}
 	return id, p, nil
 }
 
 // verify runs steps 4–6 for the selected issuer. With a trace, the claim
 // checks of step 6 also run after an earlier failure, for information only
-// (Trace marks them); the result is the first failure all the same.
+// (Trace marks them); the result is the first failure all the same. The
+// proof is set once the signature verified, even when a claim check fails.
 func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact, t *Trace) (*Identity, proof, error) {
 	alg, ok := is.algs[c.header.alg]
 	if !ok {
@@ -190,8 +194,9 @@ func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact, t *Trace)
 		t.rest(v, is, c)
 		return nil, proof{}, err
 	}
+	p := proof{issuer: is, key: key, set: set, c: c}
 	if err := v.checkClaims(is, c, t); err != nil {
-		return nil, proof{}, err
+		return nil, p, err
 	}
 
 	sub, _ := c.claims["sub"].(string)
@@ -202,7 +207,7 @@ func (v *Verifier) verify(ctx context.Context, is *Issuer, c *compact, t *Trace)
 		Payload: c.payload,
 		Scopes:  scopes(c.claims, is.opts.ScopeClaims),
 		KeyID:   key.KID,
-	}, proof{issuer: is, key: key, set: set, c: c}, nil
+	}, p, nil
 }
 
 // claimCheck is one of the step-6 checks that follow the signature.

@@ -295,8 +295,8 @@ func (c *Cache) admit(l *tokenLRU, key [sha256.Size]byte, id *Identity, p proof)
 	now := is.opts.Now()
 	expires := now.Add(c.maxTTL)
 	if id != nil { // a memo entry's exp is past: MaxTTL alone bounds it
-		if exp, ok, _ := numericDate(p.c.claims, "exp"); ok && exp.Before(expires) {
-			expires = exp
+		if exp := p.c.exp; exp.ok && exp.t.Before(expires) {
+			expires = exp.t
 		}
 		if !now.Before(expires) {
 			return // past exp, accepted within clock_skew: nothing to keep
@@ -305,7 +305,7 @@ func (c *Cache) admit(l *tokenLRU, key [sha256.Size]byte, id *Identity, p proof)
 	e := &cached{
 		issuer:  is,
 		id:      id,
-		c:       compact{header: p.c.header, claims: p.c.claims},
+		c:       compact{header: p.c.header, claims: p.c.claims, exp: p.c.exp, nbf: p.c.nbf, iat: p.c.iat},
 		expires: expires,
 		pub:     pub,
 	}

@@ -16,38 +16,35 @@ import (
 // checkExpiry checks exp (RFC 7519 §4.1.4) against now with skew. Like nbf
 // and iat it is optional here (required_claims makes it mandatory) but must
 // be a JSON number when present.
-func checkExpiry(claims map[string]any, now time.Time, skew time.Duration) error {
-	exp, ok, err := numericDate(claims, "exp")
-	if err != nil {
-		return err
+func checkExpiry(exp date, now time.Time, skew time.Duration) error {
+	if exp.err != nil {
+		return exp.err
 	}
-	if ok && now.After(exp.Add(skew)) {
-		return fmt.Errorf("%w: exp is %s before now (skew %s)", reason.ErrExpired, now.Sub(exp).Round(time.Second), skew)
+	if exp.ok && now.After(exp.t.Add(skew)) {
+		return fmt.Errorf("%w: exp is %s before now (skew %s)", reason.ErrExpired, now.Sub(exp.t).Round(time.Second), skew)
 	}
 	return nil
 }
 
 // checkNotBefore checks nbf (RFC 7519 §4.1.5) against now with skew.
-func checkNotBefore(claims map[string]any, now time.Time, skew time.Duration) error {
-	nbf, ok, err := numericDate(claims, "nbf")
-	if err != nil {
-		return err
+func checkNotBefore(nbf date, now time.Time, skew time.Duration) error {
+	if nbf.err != nil {
+		return nbf.err
 	}
-	if ok && now.Before(nbf.Add(-skew)) {
-		return fmt.Errorf("%w: nbf is %s after now (skew %s)", reason.ErrNotYetValid, nbf.Sub(now).Round(time.Second), skew)
+	if nbf.ok && now.Before(nbf.t.Add(-skew)) {
+		return fmt.Errorf("%w: nbf is %s after now (skew %s)", reason.ErrNotYetValid, nbf.t.Sub(now).Round(time.Second), skew)
 	}
 	return nil
 }
 
 // checkIssuedAt refuses an iat (RFC 7519 §4.1.6) in the future beyond skew:
 // such a token comes from a misconfigured issuer or clock.
-func checkIssuedAt(claims map[string]any, now time.Time, skew time.Duration) error {
-	iat, ok, err := numericDate(claims, "iat")
-	if err != nil {
-		return err
+func checkIssuedAt(iat date, now time.Time, skew time.Duration) error {
+	if iat.err != nil {
+		return iat.err
 	}
-	if ok && iat.After(now.Add(skew)) {
-		return fmt.Errorf("%w: iat is %s after now (skew %s)", reason.ErrNotYetValid, iat.Sub(now).Round(time.Second), skew)
+	if iat.ok && iat.t.After(now.Add(skew)) {
+		return fmt.Errorf("%w: iat is %s after now (skew %s)", reason.ErrNotYetValid, iat.t.Sub(now).Round(time.Second), skew)
 	}
 	return nil
 }
@@ -55,6 +52,20 @@ func checkIssuedAt(claims map[string]any, now time.Time, skew time.Duration) err
 // maxDate bounds NumericDates so that adding a skew cannot overflow
 // time.Time arithmetic: about 292 years either side of 1970 is plenty.
 const maxDate = math.MaxInt64/int64(time.Second) - 1<<32
+
+// date is a time claim as numericDate read it: absent (ok false), a time,
+// or the malformed error it is refused with when checked.
+type date struct {
+	t   time.Time
+	ok  bool
+	err error
+}
+
+// readDate reads claim name once, for the checks above.
+func readDate(claims map[string]any, name string) date {
+	t, ok, err := numericDate(claims, name)
+	return date{t: t, ok: ok, err: err}
+}
 
 // numericDate reads claim name as a NumericDate (RFC 7519 §2): seconds since
 // the epoch, possibly fractional. Absent: ok false. Not a number: malformed.

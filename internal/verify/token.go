@@ -24,6 +24,9 @@ type compact struct {
 	header       header
 	payload      []byte
 	claims       map[string]any
+	// exp, nbf and iat are the time claims read once from claims, so that
+	// a cache hit re-checks them without parsing numbers again.
+	exp, nbf, iat date
 }
 
 // header holds the JOSE header members the verifier acts on. Members that
@@ -82,6 +85,7 @@ func parseCompact(token string) (*compact, error) {
 	if c.claims, err = decodeObject(payload); err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", reason.ErrMalformed, err)
 	}
+	c.exp, c.nbf, c.iat = readDate(c.claims, "exp"), readDate(c.claims, "nbf"), readDate(c.claims, "iat")
 	return c, nil
 }
 

@@ -253,11 +253,11 @@ func (v *Verifier) checkClaimsAt(is *Issuer, c *compact, t *Trace, now time.Time
 func (v *Verifier) checkClaim(k claimCheck, is *Issuer, c *compact, now time.Time) error {
 	switch k {
 	case checkExp:
-		return checkExpiry(c.claims, now, is.opts.ClockSkew)
+		return checkExpiry(c.exp, now, is.opts.ClockSkew)
 	case checkNbf:
-		return checkNotBefore(c.claims, now, is.opts.ClockSkew)
+		return checkNotBefore(c.nbf, now, is.opts.ClockSkew)
 	case checkIat:
-		return checkIssuedAt(c.claims, now, is.opts.ClockSkew)
+		return checkIssuedAt(c.iat, now, is.opts.ClockSkew)
 	case checkAud:
 		return checkAudience(c.claims, v.allowedAudiences(is))
 	case checkRequired:

@@ -149,7 +149,12 @@ func newIssuer(tb testing.TB, useTLS bool, keys []Key) *Issuer {
 	is := newState(tb, keys)
 	is.root, is.mounts = is, map[string]*Issuer{}
 	is.sw = newSwitchServer(tb, http.HandlerFunc(is.serve), useTLS)
+	// The server is already serving: a request can arrive before this
+	// returns (a gateway of an earlier test retrying against a reused
+	// port), and answer reads URL under mu.
+	is.mu.Lock()
 	is.Server, is.URL = is.sw.Server, is.sw.URL
+	is.mu.Unlock()
 	return is
 }
 

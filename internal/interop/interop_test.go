@@ -432,10 +432,13 @@ func TestInterop(t *testing.T) {
 		var firstErr atomic.Value
 		stop := make(chan struct{})
 		done := make(chan struct{})
-		go func() { // bounded: at most 3000 requests or 30s
+		// Bounded by time, not by count. Regression: a cap of 3000 requests
+		// ran out before the rotation once cached tokens made each request
+		// cheap, and the new key was never tried.
+		go func() {
 			defer close(done)
 			deadline := time.Now().Add(30 * time.Second)
-			for i := 0; i < 3000 && time.Now().Before(deadline); i++ {
+			for i := 0; time.Now().Before(deadline); i++ {
 				select {
 				case <-stop:
 					return

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -34,7 +33,7 @@ func ParseMode(s string) (Mode, error) {
 	case "none":
 		return None, nil
 	}
-	return Required, errors.New("must be required, optional or none")
+	return Required, fmt.Errorf("must be required, optional or none, got %q", s)
 }
 
 // String returns the configuration spelling of m, as ParseMode accepts it.

@@ -141,7 +141,7 @@ routes:
   - { name: b, match: { path: /b }, upstream: { url: http://api } }
 `,
 			want: []string{
-				"t.yaml:7: defaults.auth.mode: must be required, optional or none",
+				`t.yaml:7: defaults.auth.mode: must be required, optional or none, got "sometimes"`,
 				`t.yaml:8: defaults.auth.issuers[0]: unknown issuer "ghost"`,
 				"t.yaml:9: defaults.auth.scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
 				"t.yaml:11: defaults.auth.claims.org_code: null value: a claim is never required to be null; give a string, number or boolean",

@@ -263,7 +263,7 @@ routes:
     auth: { mode: none, scopes: [admin], issuers: [main] }
 `,
 			want: []string{
-				"t.yaml:9: routes[0].auth.mode: must be required, optional or none",
+				`t.yaml:9: routes[0].auth.mode: must be required, optional or none, got "mandatory"`,
 				"t.yaml:9: routes[0].auth.scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
 				"t.yaml:9: routes[0].auth.any_scopes[0]: must be a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
 				"t.yaml:10: routes[0].forward.authorization: must be keep or strip, got \"drop\"",

@@ -55,14 +55,7 @@ func BenchmarkVerify(b *testing.B) {
 func BenchmarkVerifyCacheHit(b *testing.B) {
 	k := keys(b)
 	clk := testkit.NewClock(testNow)
-	srv := testkit.NewIssuer(b, published("rsa1", "", k.rsa), published("ec1", "", k.ec))
-	is := mustIssuer(b, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api", "https://api.example.com"},
-		Keys: newCache(b, srv, clk), Now: clk.Now})
-	c, err := NewCache(CacheOptions{Size: DefaultCacheSize, MaxTTL: DefaultCacheMaxTTL, Lookup: func(bool) {}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	v := mustVerifier(b, nil, is).WithCache(c)
+	v := cachedVerifier(b, testkit.NewIssuer(b, published("rsa1", "", k.rsa), published("ec1", "", k.ec)), clk)
 	for _, bc := range []struct {
 		name string
 		tok  string
@@ -109,14 +102,7 @@ func BenchmarkVerifyCacheHit(b *testing.B) {
 func BenchmarkVerifyExpiredMemo(b *testing.B) {
 	k := keys(b)
 	clk := testkit.NewClock(testNow.Add(2 * time.Hour))
-	srv := testkit.NewIssuer(b, published("rsa1", "", k.rsa))
-	is := mustIssuer(b, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api", "https://api.example.com"},
-		Keys: newCache(b, srv, clk), Now: clk.Now})
-	c, err := NewCache(CacheOptions{Size: DefaultCacheSize, MaxTTL: DefaultCacheMaxTTL, Lookup: func(bool) {}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	v := mustVerifier(b, nil, is).WithCache(c)
+	v := cachedVerifier(b, testkit.NewIssuer(b, published("rsa1", "", k.rsa)), clk)
 	for _, bc := range []struct {
 		name string
 		tok  string
@@ -185,4 +171,16 @@ func BenchmarkParseCompact(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// cachedVerifier is a verifier of issMain over srv's keys, at clk's time,
+// with a verified-token cache of the default size.
+func cachedVerifier(b *testing.B, srv *testkit.Issuer, clk *testkit.Clock) *Verifier {
+	is := mustIssuer(b, IssuerOptions{Name: "main", Issuer: issMain, Audiences: []string{"api", "https://api.example.com"},
+		Keys: newCache(b, srv, clk), Now: clk.Now})
+	c, err := NewCache(CacheOptions{Size: DefaultCacheSize, MaxTTL: DefaultCacheMaxTTL, Lookup: func(bool) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return mustVerifier(b, nil, is).WithCache(c)
 }

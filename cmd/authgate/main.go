@@ -13,7 +13,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/demo"
@@ -253,31 +252,13 @@ func check(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// build compiles cfg as serve would, for check. cfg may be one that
-// failed validation: the constructors then refuse it, and their errors
-// repeat what check already reports (LocateMore leaves those out). Build
-// stops at its first error, and builds the issuers first, so the
-// credentials, whose secrets only Build reads, are also built on their
-// own. Should a constructor not expect an invalid Config and panic, check
-// still reports what loading found.
-func build(cfg *config.Config) error {
-	errs := []error{buildOnce(cfg)}
-	alone := *cfg
-	alone.Issuers, alone.Routes = nil, nil
-	if len(alone.Credentials) > 0 {
-		// Only the credentials' own errors: without routes, the
-		// proxy's "no routes" would be this copy's, not the file's.
-		for _, e := range unjoin(buildOnce(&alone)) {
-			var fe *config.FieldError
-			if errors.As(e, &fe) && strings.HasPrefix(fe.Path, "credentials[") {
-				errs = append(errs, e)
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func buildOnce(cfg *config.Config) (err error) {
+// build compiles cfg as serve would, for check; gateway.Build reports
+// every item that fails, not only the first. cfg may be one that failed
+// validation: the constructors then refuse it, and their errors repeat what
+// check already reports (LocateMore leaves those out). Should a constructor
+// not expect an invalid Config and panic, check still reports what loading
+// found.
+func build(cfg *config.Config) (err error) {
 	defer func() {
 		if recover() != nil {
 			err = nil
@@ -285,17 +266,6 @@ func buildOnce(cfg *config.Config) (err error) {
 	}()
 	_, err = gateway.Build(cfg, nil, gateway.Deps{})
 	return err
-}
-
-// unjoin returns the errors an errors.Join holds, or err itself.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	if err == nil {
-		return nil
-	}
-	return []error{err}
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -73,11 +74,20 @@ type Runtime struct {
 func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	deps = deps.withDefaults()
 	rt := &Runtime{Config: cfg, auth: map[string]*auth.Authenticator{}, credentials: map[string]proxy.Credential{}}
+	// Every item is built even after one fails, so that the error lists
+	// all of them (check reports everything in one run); a route that names
+	// an item that failed is left out rather than reported as naming an
+	// unknown one.
+	var errs []error
+	fail := func(path string, err error) { errs = append(errs, cfg.Locate(field.Prefix(path, err))) }
 	byName := make(map[string]*issuer, len(cfg.Issuers))
+	failed := map[string]bool{} // issuers and credentials that did not build
 	for i, ic := range cfg.Issuers {
 		is, err := buildIssuer(rt, prev, ic, deps)
 		if err != nil {
-			return nil, cfg.Locate(field.Prefix(field.Index("issuers", i), err))
+			fail(field.Index("issuers", i), err)
+			failed["issuer "+ic.Name] = true
+			continue
 		}
 		rt.issuers = append(rt.issuers, is)
 		byName[ic.Name] = is
@@ -87,16 +97,18 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	if m := deps.Metrics; m != nil {
 		vco.Lookup, vco.Entries = m.VerifyCacheLookup, m.SetVerifyCacheEntries
 	}
-	vc, err := verify.NewCache(vco)
-	if err != nil {
-		return nil, cfg.Locate(field.Prefix("verify_cache", err))
+	if vc, err := verify.NewCache(vco); err != nil {
+		fail("verify_cache", err)
+	} else {
+		rt.verifyCache = vc
 	}
-	rt.verifyCache = vc
 
 	for i, cr := range cfg.Credentials {
 		c, err := buildCredential(rt, prev, cr, deps)
 		if err != nil {
-			return nil, cfg.Locate(field.Prefix(field.Index("credentials", i), err))
+			fail(field.Index("credentials", i), err)
+			failed["credential "+cr.Name] = true
+			continue
 		}
 		rt.credentials[cr.Name] = c
 	}
@@ -104,12 +116,21 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	routes := make([]proxy.Route, 0, len(cfg.Routes))
 	specs := make([]metrics.RouteSpec, 0, len(cfg.Routes))
 	for i, rc := range cfg.Routes {
+		if dependsOnFailed(rc, cfg.Issuers, failed) {
+			continue
+		}
 		r, names, err := rt.buildRoute(rc, rt.issuers, byName)
 		if err != nil {
-			return nil, cfg.Locate(field.Prefix(field.Index("routes", i), err))
+			fail(field.Index("routes", i), err)
+			continue
 		}
 		routes = append(routes, r)
 		specs = append(specs, metrics.RouteSpec{Name: rc.Name, Issuers: names})
+	}
+	if len(errs) > 0 {
+		// proxy.New indexes its errors by position in the routes it is
+		// given, which no longer match the file's once one is left out.
+		return nil, errors.Join(errs...)
 	}
 	po := cfg.ProxyOptions()
 	po.Routes, po.Logger, po.Transport = routes, deps.Logger, deps.Transport
@@ -127,6 +148,29 @@ func Build(cfg *config.Config, prev *Runtime, deps Deps) (*Runtime, error) {
 	}
 	rt.Handler = h
 	return rt, nil
+}
+
+// dependsOnFailed reports whether route rc uses an issuer or a credential
+// that failed to build: all issuers when it names none.
+func dependsOnFailed(rc config.Route, issuers []config.Issuer, failed map[string]bool) bool {
+	if len(failed) == 0 {
+		return false
+	}
+	if failed["credential "+rc.Upstream.Credentials] {
+		return true
+	}
+	names := rc.Auth.Issuers
+	if len(names) == 0 && rc.Auth.Mode != policy.None.String() {
+		for _, ic := range issuers {
+			names = append(names, ic.Name)
+		}
+	}
+	for _, n := range names {
+		if failed["issuer "+n] {
+			return true
+		}
+	}
+	return false
 }
 
 // keySource is the reuse key of an issuer's key cache: every setting the
